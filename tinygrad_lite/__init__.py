@@ -1,0 +1,51 @@
+"""tinygrad-lite: a reverse-mode autodiff engine on numpy that keeps its graph explicit.
+
+Two faces on one graph core: `Value` (scalars, micrograd's surface) and `Tensor` (numpy arrays,
+PyTorch's surface). `export_graph` describes any graph for the visualiser (`viz`).
+"""
+
+from .autograd import (
+    BackwardEvent,
+    backward,
+    backward_events,
+    detect_anomaly,
+    enable_grad,
+    grad,
+    is_anomaly_enabled,
+    is_grad_enabled,
+    iter_backward,
+    no_grad,
+    scope,
+    set_grad_enabled,
+)
+from .errors import AnomalyError, DTypeError, GraphFreedError, ShapeError
+from .tensor import (
+    Tensor,
+    arange,
+    as_tensor,
+    cat,
+    chunk,
+    eye,
+    float32,
+    float64,
+    full,
+    int64,
+    manual_seed,
+    maximum,
+    minimum,
+    one_hot,
+    ones,
+    ones_like,
+    pad,
+    rand,
+    randn,
+    split,
+    stack,
+    tensor,
+    where,
+    zeros,
+    zeros_like,
+)
+from .value import Value
+
+__version__ = "0.1.0"

@@ -1,0 +1,456 @@
+"""The graph core shared by `Value` and `Tensor`: recording switches, scopes, the iterative
+topological order and the one backward driver.
+
+Backpropagation is written once, as a generator of `BackwardEvent`s (`iter_backward`).
+`backward()`, `grad()`, the BPTT stepper, hooks and anomaly checks all consume that same walk,
+so there is no second implementation of the chain rule anywhere in the code base.
+
+A node is any object with the slots listed in `Node` below; `Value` and `Tensor` both are.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import operator
+import os
+import traceback
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
+from .errors import AnomalyError, GraphFreedError
+
+__all__ = [
+    "BackwardEvent",
+    "backward_events",
+    "Node",
+    "backward",
+    "detect_anomaly",
+    "enable_grad",
+    "grad",
+    "is_anomaly_enabled",
+    "is_grad_enabled",
+    "iter_backward",
+    "no_grad",
+    "set_grad_enabled",
+    "topological_order",
+]
+
+# --------------------------------------------------------------------------------------------
+# Global switches. Plain module globals (not thread-locals): reading them is on the hot path
+# of every op, and the engine, like micrograd, is single-threaded.
+# --------------------------------------------------------------------------------------------
+
+
+class _State:
+    """Mutable global switches read by every op when it records itself."""
+
+    grad_enabled: bool = True
+    anomaly: bool = False
+    scope: str = ""
+
+
+STATE = _State()
+_next_id = itertools.count(1).__next__
+
+
+def new_node_id() -> int:
+    """Stable, increasing node ids (never `id()`, which is reused after garbage collection)."""
+    return _next_id()
+
+
+def is_grad_enabled() -> bool:
+    """True when new ops record themselves into the graph (the default)."""
+    return STATE.grad_enabled
+
+
+class _GradMode(contextlib.ContextDecorator):
+    """Context manager *and* decorator that sets gradient recording, like torch.no_grad."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self._saved: list[bool] = []
+
+    def __enter__(self):
+        self._saved.append(STATE.grad_enabled)
+        STATE.grad_enabled = self.enabled
+        return self
+
+    def __exit__(self, *exc):
+        STATE.grad_enabled = self._saved.pop()
+        return False
+
+
+def no_grad(func=None):
+    """Disable graph recording inside a `with` block or a decorated function.
+
+    >>> from tinygrad_lite import Tensor, no_grad
+    >>> x = Tensor([1.0], requires_grad=True)
+    >>> with no_grad():
+    ...     y = x * 2
+    >>> y.requires_grad
+    False
+    """
+    mode = _GradMode(False)
+    return mode(func) if callable(func) else mode
+
+
+def enable_grad(func=None):
+    """Re-enable graph recording, e.g. inside a `no_grad` block.
+
+    >>> from tinygrad_lite import Tensor, no_grad, enable_grad
+    >>> x = Tensor([1.0], requires_grad=True)
+    >>> with no_grad():
+    ...     with enable_grad():
+    ...         y = x * 2
+    >>> y.requires_grad
+    True
+    """
+    mode = _GradMode(True)
+    return mode(func) if callable(func) else mode
+
+
+def set_grad_enabled(mode: bool) -> _GradMode:
+    """Context manager that sets recording on or off, as `torch.set_grad_enabled`.
+
+    >>> from tinygrad_lite import set_grad_enabled, is_grad_enabled
+    >>> with set_grad_enabled(False):
+    ...     is_grad_enabled()
+    False
+    """
+    return _GradMode(bool(mode))
+
+
+# --------------------------------------------------------------------------------------------
+# Anomaly mode
+# --------------------------------------------------------------------------------------------
+
+
+def is_anomaly_enabled() -> bool:
+    """True inside `detect_anomaly()`."""
+    return STATE.anomaly
+
+
+@contextlib.contextmanager
+def detect_anomaly():
+    """Raise `AnomalyError` at the first op whose output (forward) or input gradient (backward)
+    contains NaN or Inf, naming the op, its scope and the line that created it.
+
+    Recording where each node was created costs a stack walk per op, so it is only done here.
+
+    >>> import numpy as np
+    >>> from tinygrad_lite import Tensor, detect_anomaly
+    >>> x = Tensor([-1.0], requires_grad=True)
+    >>> with detect_anomaly():
+    ...     try:
+    ...         x.log()
+    ...     except Exception as e:
+    ...         print(type(e).__name__)
+    AnomalyError
+    """
+    saved = STATE.anomaly
+    STATE.anomaly = True
+    try:
+        yield
+    finally:
+        STATE.anomaly = saved
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def creation_site() -> str:
+    """The innermost stack frame outside this package: where the user created a node."""
+    for frame in reversed(traceback.extract_stack()[:-1]):
+        if not os.path.abspath(frame.filename).startswith(_PACKAGE_DIR):
+            return f"{frame.filename}:{frame.lineno} in {frame.name}: {frame.line}"
+    return "<unknown>"
+
+
+def anomaly_error(node: Any, phase: str, detail: str) -> AnomalyError:
+    site = getattr(node, "_trace", None) or "<created outside detect_anomaly()>"
+    scope = node._scope or "<root>"
+    return AnomalyError(
+        f"detect_anomaly: op '{node._op}' produced {detail} in its {phase} pass "
+        f"(scope {scope!r}, node #{node._id}); created at {site}"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Scopes
+# --------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def scope(name: str):
+    """Tag every node created inside with `name` (nested scopes join with '/').
+
+    The visualiser clusters nodes by scope; recurrent layers use `scope(f"{name}/t={t}")` so
+    the drawing knows the time step of every node.
+
+    >>> from tinygrad_lite import Value, scope
+    >>> with scope("layer1"):
+    ...     with scope("t=0"):
+    ...         y = Value(2.0) * 3
+    >>> y.scope
+    'layer1/t=0'
+    """
+    name = str(name)
+    saved = STATE.scope
+    STATE.scope = f"{saved}/{name}" if saved else name
+    try:
+        yield STATE.scope
+    finally:
+        STATE.scope = saved
+
+
+def current_scope() -> str:
+    """The scope path that a node created now would get."""
+    return STATE.scope
+
+
+# --------------------------------------------------------------------------------------------
+# The node protocol and the backward driver
+# --------------------------------------------------------------------------------------------
+
+
+class Node:
+    """What the driver needs of a graph node (documentation; `Value` and `Tensor` implement it).
+
+    - `_id` (int), `_op` (str, "" for leaves), `_parents` (ordered tuple of nodes),
+      `_scope` (str), `requires_grad` (bool), `_freed` (bool)
+    - `_vjp(g, create_graph)`: the gradient for each parent (None where there is none)
+    - `_receive(g)`: store a finished gradient (`.grad` of leaves, retain_grad)
+    - `_hooks` (None or a list) and `_run_hooks(g)`: user hooks that may replace a gradient
+    - `_seed_grad(gradient, where, create_graph)` and `_grad_as_public(g)`: conversions
+    - `_seen_grad`: the gradient that reached this node (read by the graph export)
+    - `_walk`: scratch slot marking the nodes of the current walk
+    Gradients in flight are summed with `+`, which floats, numpy arrays, Values and Tensors
+    all support.
+    """
+
+
+class BackwardEvent(NamedTuple):
+    """One step of backpropagation: `node` received `grad` (its full upstream gradient, after
+    hooks) and sent `parent_grads[i]` to `node._parents[i]` (None where none was needed).
+
+    `iter_backward` yields plain `(node, grad, parent_grads)` tuples, the cheapest thing to make
+    per node; `backward_events` wraps the same walk in this named form for readers."""
+
+    node: Any
+    grad: Any
+    parent_grads: tuple
+
+
+_by_id = operator.attrgetter("_id")
+
+
+def topological_order(roots) -> list:
+    """Nodes reachable from `roots` through nodes that require grad, parents before children.
+
+    Node ids come from one increasing counter and a node is always created after its parents,
+    so sorting the reachable set by id *is* a topological order. The reachable set is found
+    with an explicit stack (unrolled graphs are millions of nodes deep: no recursion), marking
+    visited nodes with a token unique to this walk, which is cheaper than a `set` of ids.
+    Every node found also has its in-flight gradient (`_seen_grad`) cleared for the walk.
+    """
+    token = object()
+    nodes: list = []
+    for root in roots:
+        if root._walk is not token:
+            root._walk = token
+            root._seen_grad = None
+            nodes.append(root)
+    stack = list(nodes)
+    while stack:
+        for parent in stack.pop()._parents:
+            if parent._walk is not token and parent.requires_grad:
+                parent._walk = token
+                parent._seen_grad = None
+                nodes.append(parent)
+                stack.append(parent)
+    nodes.sort(key=_by_id)
+    return nodes
+
+
+def _nonfinite(g) -> bool:
+    import numpy as np
+
+    try:
+        return not bool(np.all(np.isfinite(getattr(g, "data", g))))
+    except TypeError:
+        return False
+
+
+def iter_backward(
+    roots,
+    grad_roots,
+    *,
+    retain_graph: bool = False,
+    create_graph: bool = False,
+    accumulate: bool = True,
+    inputs=None,
+    captured: dict | None = None,
+) -> Iterator[tuple]:
+    """Run reverse-mode differentiation from `roots` (seeded with `grad_roots`) one node at a
+    time, yielding `(node, grad, parent_grads)` for every node that has parents.
+
+    `accumulate=True` adds finished gradients into `.grad` (what `backward()` does); `captured`,
+    when given, receives the gradient of every node in `inputs`, keyed by `id` (what `grad()`
+    does). With `create_graph=True` the vector-Jacobian products run on recorded engine ops, so
+    the gradients are graphs themselves (grad-of-grad, Hessian-vector products).
+
+    Gradients in flight are summed in each node's `_seen_grad` slot rather than in a dict: once
+    a node is reached, that slot holds exactly the gradient it received, which is what the graph
+    export shows next to the node.
+    """
+    order = topological_order(roots)
+    for root, g in zip(roots, grad_roots):
+        prev = root._seen_grad
+        root._seen_grad = g if prev is None else prev + g
+    wanted = {id(x) for x in inputs} if inputs is not None else None
+    anomaly = STATE.anomaly
+    saved_mode = STATE.grad_enabled
+    STATE.grad_enabled = create_graph
+    try:
+        for node in reversed(order):
+            g = node._seen_grad
+            if g is None:
+                continue
+            if node._hooks:
+                g = node._run_hooks(g)
+                node._seen_grad = g
+            if wanted is not None and id(node) in wanted:
+                captured[id(node)] = g
+            if accumulate:
+                node._receive(g)
+            parents = node._parents
+            if not parents:
+                continue
+            if node._freed:
+                raise GraphFreedError(
+                    f"backward: the graph through op '{node._op}' (node #{node._id}) was already "
+                    "freed by an earlier backward(); pass retain_graph=True to the first "
+                    "backward() (or grad()) to backpropagate through it a second time"
+                )
+            parent_grads = node._vjp(g, create_graph)
+            if not retain_graph:
+                node._freed = True
+            for parent, pg in zip(parents, parent_grads):
+                if pg is not None and parent.requires_grad:
+                    if anomaly and _nonfinite(pg):
+                        raise anomaly_error(node, "backward", "a NaN or Inf gradient")
+                    prev = parent._seen_grad
+                    parent._seen_grad = pg if prev is None else prev + pg
+            yield node, g, parent_grads
+    finally:
+        STATE.grad_enabled = saved_mode
+
+
+def backward_events(root, gradient=None, *, retain_graph: bool = False):
+    """The backward pass from `root` as a list of `BackwardEvent`s, in the order the driver
+    visits nodes; gradients accumulate into `.grad` exactly as `root.backward()` would.
+
+    >>> from tinygrad_lite import Value
+    >>> from tinygrad_lite.autograd import backward_events
+    >>> x = Value(2.0, label="x")
+    >>> events = backward_events(x * x + 1)
+    >>> [e.node.op for e in events], x.grad
+    (['+', '*'], 4.0)
+    """
+    seed = root._seed_grad(gradient, "backward", False)
+    return [
+        BackwardEvent(*event)
+        for event in iter_backward([root], [seed], retain_graph=retain_graph)
+    ]
+
+
+def _run(events: Iterator[BackwardEvent]) -> None:
+    for _ in events:
+        pass
+
+
+def backward(
+    tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None
+) -> None:
+    """Accumulate gradients of `tensors` into the `.grad` of the leaves, as
+    `torch.autograd.backward` (see `Tensor.backward` for the common single-output form).
+
+    >>> from tinygrad_lite import Tensor, backward
+    >>> x = Tensor([2.0], requires_grad=True)
+    >>> backward([(x * x).sum()])
+    >>> x.grad.tolist()
+    [4.0]
+    """
+    tensors = list(tensors) if isinstance(tensors, (list, tuple)) else [tensors]
+    if grad_tensors is None:
+        grad_tensors = [None] * len(tensors)
+    elif not isinstance(grad_tensors, (list, tuple)):
+        grad_tensors = [grad_tensors]
+    if retain_graph is None:
+        retain_graph = create_graph
+    seeds = [t._seed_grad(g, "backward", create_graph) for t, g in zip(tensors, grad_tensors)]
+    _run(
+        iter_backward(
+            tensors, seeds, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs
+        )
+    )
+
+
+def grad(
+    outputs,
+    inputs,
+    grad_outputs=None,
+    retain_graph=None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+):
+    """Gradients of `outputs` with respect to `inputs`, returned instead of stored in `.grad`
+    (`torch.autograd.grad`). With `create_graph=True` they are differentiable again.
+
+    >>> from tinygrad_lite import Tensor, grad
+    >>> x = Tensor(3.0, requires_grad=True)
+    >>> (dx,) = grad(x ** 3, x, create_graph=True)
+    >>> dx.item(), grad(dx, x)[0].item()
+    (27.0, 18.0)
+    """
+    single_out = not isinstance(outputs, (list, tuple))
+    outputs = [outputs] if single_out else list(outputs)
+    single_in = not isinstance(inputs, (list, tuple))
+    inputs = [inputs] if single_in else list(inputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif not isinstance(grad_outputs, (list, tuple)):
+        grad_outputs = [grad_outputs]
+    for i, x in enumerate(inputs):
+        if not x.requires_grad:
+            raise RuntimeError(
+                f"grad: input {i} does not require grad; create it with requires_grad=True "
+                "(or call .requires_grad_())"
+            )
+    if retain_graph is None:
+        retain_graph = create_graph
+    seeds = [o._seed_grad(g, "grad", create_graph) for o, g in zip(outputs, grad_outputs)]
+    captured: dict = {}
+    _run(
+        iter_backward(
+            outputs,
+            seeds,
+            retain_graph=retain_graph,
+            create_graph=create_graph,
+            accumulate=False,
+            inputs=inputs,
+            captured=captured,
+        )
+    )
+    result = []
+    for i, x in enumerate(inputs):
+        g = captured.get(id(x))
+        if g is None and not allow_unused:
+            raise RuntimeError(
+                f"grad: input {i} (node #{x._id}) is not reachable from the outputs; "
+                "pass allow_unused=True to get None for it"
+            )
+        result.append(None if g is None else x._grad_as_public(g))
+    return tuple(result)
+

@@ -1,0 +1,22 @@
+"""Error types. Each message names the op, the shapes involved and the fix, because the person
+reading it is usually a student in the middle of an exercise, not a debugger user."""
+
+from __future__ import annotations
+
+__all__ = ["AnomalyError", "DTypeError", "GraphFreedError", "ShapeError"]
+
+
+class ShapeError(ValueError):
+    """Operand shapes that the op cannot combine (broadcasting, matmul, reshape, layers)."""
+
+
+class DTypeError(TypeError):
+    """A dtype the op cannot take (e.g. requires_grad on an integer tensor)."""
+
+
+class GraphFreedError(RuntimeError):
+    """A second backward through a graph that the first backward already freed."""
+
+
+class AnomalyError(RuntimeError):
+    """Raised inside `detect_anomaly()` by the first op that produces NaN or Inf."""

@@ -1,0 +1,164 @@
+"""A plain, engine-independent description of a graph: the only thing `viz` reads.
+
+`export_graph(output)` walks everything reachable from one or more outputs (constants
+included) and returns frozen dataclasses of Python numbers and strings: node ids, ops, labels,
+shapes, dtypes, scopes, summaries of values and gradients, and ordered edges. A drawing made
+from it can never disturb the engine, and the engine can change its internals freely.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Edge", "Graph", "NodeInfo", "Summary", "export_graph", "summarize"]
+
+SMALL = 16  # tensors with at most this many elements carry all their numbers
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What a drawing shows of an array (or a scalar): its numbers when small, else statistics.
+
+    `norm` is the L2 norm; `nonfinite` is True when any element is NaN or Inf."""
+
+    shape: tuple
+    numbers: tuple | None
+    norm: float
+    min: float
+    max: float
+    mean: float
+    nonfinite: bool
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """One node. `kind` is "parameter" (a leaf that requires grad), "constant" (a leaf that
+    does not) or "op" (the result of an op, named by `op`). `grad` is None until a backward pass
+    reaches the node. `is_scalar` is True for `Value` nodes."""
+
+    id: int
+    op: str
+    label: str
+    kind: str
+    shape: tuple
+    dtype: str
+    scope: str
+    value: Summary
+    grad: Summary | None
+    is_scalar: bool
+    requires_grad: bool
+
+
+@dataclass(frozen=True)
+class Edge:
+    """`src` is operand number `index` of `dst` (so a*a has two edges, index 0 and 1)."""
+
+    src: int
+    dst: int
+    index: int
+
+
+@dataclass(frozen=True)
+class Graph:
+    """Nodes in topological order (every parent before its children) and ordered edges."""
+
+    nodes: tuple[NodeInfo, ...]
+    edges: tuple[Edge, ...]
+    outputs: tuple[int, ...]
+    _by_id: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def node(self, node_id: int) -> NodeInfo:
+        """The node with this id."""
+        if not self._by_id:
+            self._by_id.update((n.id, n) for n in self.nodes)
+        return self._by_id[node_id]
+
+    def parents(self, node_id: int) -> list[int]:
+        """Operand ids of a node, in operand order."""
+        return [e.src for e in sorted(self.edges, key=lambda e: e.index) if e.dst == node_id]
+
+    @property
+    def scopes(self) -> list[str]:
+        """Every scope path used by a node, sorted."""
+        return sorted({n.scope for n in self.nodes if n.scope})
+
+
+def summarize(data) -> Summary:
+    """Summarise a float, a numpy array or anything with `.data` holding one."""
+    arr = np.asarray(getattr(data, "data", data), dtype=np.float64)
+    finite = arr[np.isfinite(arr)]
+    numbers = tuple(float(v) for v in arr.ravel()) if arr.size <= SMALL else None
+    with np.errstate(over="ignore", invalid="ignore"):
+        norm = float(np.sqrt(np.sum(arr * arr))) if arr.size else 0.0
+    return Summary(
+        shape=tuple(int(n) for n in arr.shape),
+        numbers=numbers,
+        norm=norm,
+        min=float(finite.min()) if finite.size else math.nan,
+        max=float(finite.max()) if finite.size else math.nan,
+        mean=float(finite.mean()) if finite.size else math.nan,
+        nonfinite=bool(finite.size != arr.size),
+    )
+
+
+def _describe(node) -> NodeInfo:
+    is_scalar = not hasattr(node, "shape")
+    if is_scalar:
+        grad = summarize(node.grad) if node._seen_grad is not None else None
+        label, shape, dtype = node.label, (), "float"
+    else:
+        stored = node._grad if node._grad is not None else node._seen_grad
+        grad = summarize(stored) if stored is not None else None
+        label, shape, dtype = node.name or "", tuple(node.shape), str(node.dtype)
+    if node._parents:
+        kind = "op"
+    else:
+        kind = "parameter" if node.requires_grad else "constant"
+    return NodeInfo(
+        id=node._id,
+        op=node._op,
+        label=label or "",
+        kind=kind,
+        shape=shape,
+        dtype=dtype,
+        scope=node._scope,
+        value=summarize(node.data),
+        grad=grad,
+        is_scalar=is_scalar,
+        requires_grad=bool(node.requires_grad),
+    )
+
+
+def export_graph(*outputs) -> Graph:
+    """Describe everything reachable from `outputs` (Values or Tensors).
+
+    >>> from tinygrad_lite import Value
+    >>> from tinygrad_lite.graph import export_graph
+    >>> a = Value(2.0, label="a")
+    >>> g = export_graph(a * a)
+    >>> [n.op or n.label for n in g.nodes], [(e.src == a._id, e.index) for e in g.edges]
+    (['a', '*'], [(True, 0), (True, 1)])
+    """
+    seen: dict[int, object] = {}
+    stack = list(outputs)
+    for out in outputs:
+        seen[id(out)] = out
+    while stack:  # explicit stack: no recursion over deep graphs
+        for parent in stack.pop()._parents:
+            if id(parent) not in seen:
+                seen[id(parent)] = parent
+                stack.append(parent)
+    ordered = sorted(seen.values(), key=lambda n: n._id)
+    edges = tuple(
+        Edge(src=parent._id, dst=node._id, index=i)
+        for node in ordered
+        for i, parent in enumerate(node._parents)
+    )
+    return Graph(
+        nodes=tuple(_describe(n) for n in ordered),
+        edges=edges,
+        outputs=tuple(o._id for o in outputs),
+    )

@@ -1,0 +1,538 @@
+"""The op table: for every differentiable Tensor op, its forward and its vector-Jacobian product
+(VJP), side by side.
+
+A forward takes numpy arrays (plus the op's fixed arguments) and returns an array. A VJP has the
+signature `vjp(xp, g, out, inputs, needs, *args)` and returns one gradient per input (None where
+`needs` is False). It is written against `xp`, a tiny array namespace with two implementations:
+
+- `NumpyBackend`: `g`, `out` and `inputs` are numpy arrays. This is the fast path of an ordinary
+  `backward()`: gradients are computed with no graph recorded at all.
+- `TensorBackend` (in tensor.py): they are Tensors and every operation records, so the very
+  same formula yields a differentiable gradient under `create_graph=True` (grad-of-grad,
+  Hessian-vector products, gradgradcheck).
+
+Masks and other constants are computed from raw data (`xp.raw`) and enter the gradient as
+constants. Broadcasting is undone in one place, `unbroadcast`, called by every broadcasting op.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+__all__ = ["OPS", "NumpyBackend", "Op", "unbroadcast"]
+
+
+class Op:
+    """A differentiable primitive: a name (shown in drawings), a forward and a VJP."""
+
+    __slots__ = ("name", "forward", "vjp")
+
+    def __init__(self, name: str, forward: Callable, vjp: Callable | None):
+        self.name = name
+        self.forward = forward
+        self.vjp = vjp
+
+    def __repr__(self) -> str:
+        return f"Op({self.name!r})"
+
+
+OPS: dict[str, Op] = {}
+
+
+def defop(name: str, forward: Callable, vjp: Callable | None) -> Op:
+    """Register an op in the table; `vjp=None` marks it non-differentiable."""
+    op = Op(name, forward, vjp)
+    OPS[name] = op
+    return op
+
+
+class NumpyBackend:
+    """The `xp` of the fast path: VJPs computed directly on numpy arrays."""
+
+    exp = staticmethod(np.exp)
+    log = staticmethod(np.log)
+    sqrt = staticmethod(np.sqrt)
+    tanh = staticmethod(np.tanh)
+    reshape = staticmethod(np.reshape)
+    broadcast_to = staticmethod(np.broadcast_to)
+
+    @staticmethod
+    def raw(x):
+        return x
+
+    @staticmethod
+    def sum(x, axis=None, keepdims=False):
+        return np.sum(x, axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def permute(x, axes):
+        return np.transpose(x, axes)
+
+    @staticmethod
+    def swap_last(x):
+        return np.swapaxes(x, -1, -2)
+
+    @staticmethod
+    def where(cond, a, b):
+        return np.where(cond, a, b)
+
+    @staticmethod
+    def astype(x, dtype):
+        return np.asarray(x).astype(dtype, copy=False)
+
+    @staticmethod
+    def scatter_add(g, index, shape):
+        return scatter_add_forward(g, index, shape)
+
+    @staticmethod
+    def pad(x, pad_width, value):
+        return pad_forward(x, pad_width, value)
+
+    @staticmethod
+    def cat(xs, axis):
+        return np.concatenate(xs, axis=axis)
+
+    @staticmethod
+    def softmax(x, axis):
+        return softmax_forward(x, axis)
+
+
+def unbroadcast(xp, g, shape: tuple):
+    """Sum `g` down to `shape`, undoing numpy broadcasting (leading axes, then axes of size 1).
+
+    Every broadcasting op calls this once for each input, so broadcasting is handled here only.
+    """
+    gshape = np.shape(xp.raw(g))
+    if gshape == shape:
+        return g
+    lead = len(gshape) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, n in enumerate(shape) if n == 1 and gshape[i + lead] != 1
+    )
+    if axes:
+        g = xp.sum(g, axis=axes, keepdims=False)
+    return xp.reshape(g, shape)
+
+
+def _shape(x) -> tuple:
+    return x.shape  # ndarray, numpy scalar and Tensor all have it
+
+
+# ------------------------------------------------------------------------------------------
+# Elementwise binary ops (broadcasting)
+# ------------------------------------------------------------------------------------------
+
+
+def add_vjp(xp, g, out, inputs, needs):
+    a, b = inputs
+    return (
+        unbroadcast(xp, g, _shape(a)) if needs[0] else None,
+        unbroadcast(xp, g, _shape(b)) if needs[1] else None,
+    )
+
+
+ADD = defop("+", np.add, add_vjp)
+
+
+def sub_vjp(xp, g, out, inputs, needs):
+    a, b = inputs
+    return (
+        unbroadcast(xp, g, _shape(a)) if needs[0] else None,
+        unbroadcast(xp, -g, _shape(b)) if needs[1] else None,
+    )
+
+
+SUB = defop("-", np.subtract, sub_vjp)
+
+
+def mul_vjp(xp, g, out, inputs, needs):
+    a, b = inputs
+    return (
+        unbroadcast(xp, g * b, _shape(a)) if needs[0] else None,
+        unbroadcast(xp, g * a, _shape(b)) if needs[1] else None,
+    )
+
+
+MUL = defop("*", np.multiply, mul_vjp)
+
+
+def div_vjp(xp, g, out, inputs, needs):
+    a, b = inputs
+    return (
+        unbroadcast(xp, g / b, _shape(a)) if needs[0] else None,
+        unbroadcast(xp, -g * out / b, _shape(b)) if needs[1] else None,
+    )
+
+
+DIV = defop("/", np.divide, div_vjp)
+
+
+def pow_forward(a, b):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.power(a, b)
+
+
+def pow_vjp(xp, g, out, inputs, needs):
+    a, b = inputs
+    ga = gb = None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if needs[0]:
+            # b * a**(b-1), not b * out / a: stays finite at a == 0 for b >= 1.
+            ga = unbroadcast(xp, g * b * a ** (b - 1), _shape(a))
+        if needs[1]:
+            # d/db a**b = a**b log a. At a == 0 PyTorch takes the limit 0 (b > 0); we match.
+            safe_a = xp.where(xp.raw(a) == 0, 1, a)
+            gb = unbroadcast(xp, g * out * xp.log(safe_a), _shape(b))
+    return ga, gb
+
+
+POW = defop("**", pow_forward, pow_vjp)
+
+
+def _extremum_vjp(xp, g, out, inputs, needs, pick_a):
+    # Where a and b tie, each side gets half of the gradient (PyTorch's torch.maximum rule).
+    a, b = inputs
+    ra, rb = xp.raw(a), xp.raw(b)
+    share_a = np.where(ra == rb, 0.5, pick_a(ra, rb)).astype(np.result_type(ra, rb))
+    return (
+        unbroadcast(xp, g * share_a, _shape(a)) if needs[0] else None,
+        unbroadcast(xp, g * (1 - share_a), _shape(b)) if needs[1] else None,
+    )
+
+
+MAXIMUM = defop(
+    "maximum",
+    np.maximum,
+    lambda xp, g, out, inputs, needs: _extremum_vjp(xp, g, out, inputs, needs, np.greater),
+)
+MINIMUM = defop(
+    "minimum",
+    np.minimum,
+    lambda xp, g, out, inputs, needs: _extremum_vjp(xp, g, out, inputs, needs, np.less),
+)
+
+
+def where_forward(a, b, cond):
+    return np.where(cond, a, b)
+
+
+def where_vjp(xp, g, out, inputs, needs, cond):
+    a, b = inputs
+    zero = np.zeros((), dtype=np.result_type(xp.raw(g)))
+    return (
+        unbroadcast(xp, xp.where(cond, g, zero), _shape(a)) if needs[0] else None,
+        unbroadcast(xp, xp.where(cond, zero, g), _shape(b)) if needs[1] else None,
+    )
+
+
+WHERE = defop("where", where_forward, where_vjp)
+
+
+# ------------------------------------------------------------------------------------------
+# Elementwise unary ops
+# ------------------------------------------------------------------------------------------
+
+NEG = defop("neg", np.negative, lambda xp, g, out, inputs, needs: (-g,))
+EXP = defop("exp", np.exp, lambda xp, g, out, inputs, needs: (g * out,))
+
+
+def log_forward(x):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log(x)
+
+
+LOG = defop("log", log_forward, lambda xp, g, out, inputs, needs: (g / inputs[0],))
+
+
+def sqrt_forward(x):
+    with np.errstate(invalid="ignore"):
+        return np.sqrt(x)
+
+
+SQRT = defop("sqrt", sqrt_forward, lambda xp, g, out, inputs, needs: (g / (2 * out),))
+TANH = defop("tanh", np.tanh, lambda xp, g, out, inputs, needs: (g * (1 - out * out),))
+
+
+def sigmoid_forward(x):
+    # exp of a non-positive number only: no overflow for large |x|.
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+SIGMOID = defop(
+    "sigmoid", sigmoid_forward, lambda xp, g, out, inputs, needs: (g * out * (1 - out),)
+)
+
+
+def relu_forward(x):
+    return np.maximum(x, 0).astype(x.dtype, copy=False)
+
+
+# relu'(0) = 0, as PyTorch: the mask is strictly x > 0.
+RELU = defop(
+    "relu", relu_forward, lambda xp, g, out, inputs, needs: (g * (xp.raw(inputs[0]) > 0),)
+)
+# abs'(0) = 0, as PyTorch's sign(0) = 0.
+ABS = defop(
+    "abs", np.abs, lambda xp, g, out, inputs, needs: (g * np.sign(xp.raw(inputs[0])),)
+)
+
+
+def clip_forward(x, lo, hi):
+    return np.clip(x, lo, hi)
+
+
+def clip_vjp(xp, g, out, inputs, needs, lo, hi):
+    # PyTorch's clamp passes the gradient where lo <= x <= hi, boundaries included.
+    x = xp.raw(inputs[0])
+    mask = np.ones(x.shape, dtype=bool)
+    if lo is not None:
+        mask &= x >= lo
+    if hi is not None:
+        mask &= x <= hi
+    return (g * mask,)
+
+
+CLIP = defop("clip", clip_forward, clip_vjp)
+
+
+def cast_forward(x, dtype):
+    return x.astype(dtype)
+
+
+def cast_vjp(xp, g, out, inputs, needs, dtype):
+    return (xp.astype(g, xp.raw(inputs[0]).dtype),)
+
+
+CAST = defop("cast", cast_forward, cast_vjp)
+
+
+# ------------------------------------------------------------------------------------------
+# Linear algebra
+# ------------------------------------------------------------------------------------------
+
+
+def matmul_vjp(xp, g, out, inputs, needs):
+    a, b = inputs
+    a_shape, b_shape = _shape(a), _shape(b)
+    # 1-D operands are promoted to matrices (as numpy does) and the gradient reshaped back.
+    if len(a_shape) == 1:
+        a = xp.reshape(a, (1, a_shape[0]))
+        g = xp.reshape(g, _shape(g)[:-1] + (1,) + _shape(g)[-1:])
+    if len(b_shape) == 1:
+        b = xp.reshape(b, (b_shape[0], 1))
+        g = xp.reshape(g, _shape(g) + (1,))
+    ga = gb = None
+    if needs[0]:
+        ga = xp.reshape(unbroadcast(xp, g @ xp.swap_last(b), _shape(a)), a_shape)
+    if needs[1]:
+        gb = xp.reshape(unbroadcast(xp, xp.swap_last(a) @ g, _shape(b)), b_shape)
+    return ga, gb
+
+
+MATMUL = defop("matmul", np.matmul, matmul_vjp)
+
+
+# ------------------------------------------------------------------------------------------
+# Reductions
+# ------------------------------------------------------------------------------------------
+
+
+def _restore_reduced(xp, g, in_shape, axis, keepdims):
+    """Reshape a reduced gradient so it broadcasts against the input again."""
+    if axis is None:
+        axis = tuple(range(len(in_shape)))
+    if not keepdims:
+        kept = tuple(1 if i in axis else n for i, n in enumerate(in_shape))
+        g = xp.reshape(g, kept)
+    return g
+
+
+def sum_forward(x, axis, keepdims):
+    return np.sum(x, axis=axis, keepdims=keepdims)
+
+
+def sum_vjp(xp, g, out, inputs, needs, axis, keepdims):
+    shape = _shape(inputs[0])
+    return (xp.broadcast_to(_restore_reduced(xp, g, shape, axis, keepdims), shape),)
+
+
+SUM = defop("sum", sum_forward, sum_vjp)
+
+
+def max_forward(x, axis, keepdims):
+    return np.max(x, axis=axis, keepdims=keepdims)
+
+
+def max_vjp(xp, g, out, inputs, needs, axis, keepdims):
+    # Ties share the gradient evenly (PyTorch's rule for a full max/min reduction).
+    x = xp.raw(inputs[0])
+    shape = x.shape
+    winners = (x == _restore_reduced(np, xp.raw(out), shape, axis, keepdims)).astype(x.dtype)
+    winners /= np.sum(winners, axis=axis, keepdims=True)
+    return (_restore_reduced(xp, g, shape, axis, keepdims) * winners,)
+
+
+MAX = defop("max", max_forward, max_vjp)
+
+
+def min_forward(x, axis, keepdims):
+    return np.min(x, axis=axis, keepdims=keepdims)
+
+
+MIN = defop("min", min_forward, max_vjp)  # the same rule: the winners are where x == out
+
+
+def logsumexp_forward(x, axis, keepdims):
+    # Shift by the max so exp never overflows; an all -inf slice gives -inf, not NaN.
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)
+    with np.errstate(divide="ignore"):
+        s = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    return s if keepdims else np.squeeze(s, axis=axis)
+
+
+def logsumexp_vjp(xp, g, out, inputs, needs, axis, keepdims):
+    x = inputs[0]
+    shape = _shape(x)
+    out_kept = _restore_reduced(xp, out, shape, axis, keepdims)
+    return (_restore_reduced(xp, g, shape, axis, keepdims) * xp.exp(x - out_kept),)
+
+
+LOGSUMEXP = defop("logsumexp", logsumexp_forward, logsumexp_vjp)
+
+
+def softmax_forward(x, axis):
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def softmax_vjp(xp, g, out, inputs, needs, axis):
+    return (out * (g - xp.sum(g * out, axis=axis, keepdims=True)),)
+
+
+SOFTMAX = defop("softmax", softmax_forward, softmax_vjp)
+
+
+def log_softmax_forward(x, axis):
+    return x - logsumexp_forward(x, axis, True)
+
+
+def log_softmax_vjp(xp, g, out, inputs, needs, axis):
+    return (g - xp.exp(out) * xp.sum(g, axis=axis, keepdims=True),)
+
+
+LOG_SOFTMAX = defop("log_softmax", log_softmax_forward, log_softmax_vjp)
+
+
+# ------------------------------------------------------------------------------------------
+# Shape ops
+# ------------------------------------------------------------------------------------------
+
+
+def reshape_vjp(xp, g, out, inputs, needs, shape):
+    return (xp.reshape(g, _shape(inputs[0])),)
+
+
+RESHAPE = defop("reshape", np.reshape, reshape_vjp)
+
+
+def permute_forward(x, axes):
+    return np.transpose(x, axes)
+
+
+def permute_vjp(xp, g, out, inputs, needs, axes):
+    return (xp.permute(g, tuple(np.argsort(axes))),)
+
+
+PERMUTE = defop("permute", permute_forward, permute_vjp)
+
+
+def expand_forward(x, shape):
+    return np.broadcast_to(x, shape)
+
+
+def expand_vjp(xp, g, out, inputs, needs, shape):
+    return (unbroadcast(xp, g, _shape(inputs[0])),)
+
+
+EXPAND = defop("expand", expand_forward, expand_vjp)
+
+
+def getitem_forward(x, index):
+    return x[index]
+
+
+def getitem_vjp(xp, g, out, inputs, needs, index):
+    # Scatter-add: an integer-array index may pick one element several times, and each pick
+    # sends its gradient back.
+    return (xp.scatter_add(g, index, _shape(inputs[0])),)
+
+
+GETITEM = defop("getitem", getitem_forward, getitem_vjp)
+
+
+def is_basic_index(index) -> bool:
+    """True when `index` uses only ints, slices, None and Ellipsis (no element is picked twice)."""
+    items = index if isinstance(index, tuple) else (index,)
+    return all(
+        isinstance(i, (int, slice, type(None), type(Ellipsis)))
+        and not isinstance(i, bool)
+        for i in items
+    )
+
+
+def scatter_add_forward(g, index, shape):
+    out = np.zeros(shape, dtype=np.result_type(g))
+    if is_basic_index(index):
+        out[index] = g
+    else:
+        np.add.at(out, index, g)
+    return out
+
+
+def scatter_add_vjp(xp, g, out, inputs, needs, index, shape):
+    return (g[index],)
+
+
+SCATTER_ADD = defop("scatter_add", scatter_add_forward, scatter_add_vjp)
+
+
+CLONE = defop("clone", np.copy, lambda xp, g, out, inputs, needs: (g,))
+
+
+def cat_forward(*xs_and_axis):
+    *xs, axis = xs_and_axis
+    return np.concatenate(xs, axis=axis)
+
+
+def cat_vjp(xp, g, out, inputs, needs, axis):
+    grads, start = [], 0
+    ndim = len(_shape(g))
+    for x, need in zip(inputs, needs):
+        n = _shape(x)[axis]
+        if need:
+            index = [slice(None)] * ndim
+            index[axis] = slice(start, start + n)
+            grads.append(g[tuple(index)])
+        else:
+            grads.append(None)
+        start += n
+    return tuple(grads)
+
+
+CAT = defop("cat", cat_forward, cat_vjp)
+
+
+def pad_forward(x, pad_width, value):
+    return np.pad(x, pad_width, mode="constant", constant_values=value)
+
+
+def pad_vjp(xp, g, out, inputs, needs, pad_width, value):
+    index = tuple(slice(lo, n - hi) for (lo, hi), n in zip(pad_width, _shape(g)))
+    return (g[index],)
+
+
+PAD = defop("pad", pad_forward, pad_vjp)

@@ -1,0 +1,345 @@
+"""`Value`: a scalar node with micrograd's surface, differentiated by the core's driver.
+
+Each op is a method whose local derivative rule sits right under it in `_RULES`. A rule takes
+the parents and the output and returns the local derivatives; it is written so that it works on
+plain floats (the fast path) *and* on Values (under `create_graph=True`, where the derivatives
+must themselves be differentiable). One formula, two uses.
+
+Values keep no closures, so a graph has no reference cycles and is freed by reference counting
+alone; that is most of why it is faster than micrograd with the garbage collector on.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .autograd import STATE, anomaly_error, creation_site, iter_backward, new_node_id
+from .errors import DTypeError
+
+__all__ = ["Value", "maximum"]
+
+_next_id = new_node_id
+
+
+def _check_number(x, op: str) -> float:
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        try:
+            import numpy as np
+
+            if isinstance(x, np.generic) and np.issubdtype(type(x), np.number):
+                return float(x)
+        except ImportError:  # pragma: no cover
+            pass
+        raise DTypeError(
+            f"Value.{op}: expected a Python int or float (or a Value), got {type(x).__name__} "
+            f"{x!r}; wrap arrays in tinygrad_lite.Tensor instead"
+        )
+    return float(x)
+
+
+class Value:
+    """A scalar that remembers how it was computed.
+
+    >>> from tinygrad_lite import Value
+    >>> x = Value(3.0, label="x")
+    >>> b = Value(1.0, label="b")
+    >>> y = (x**2 + b).sqrt()
+    >>> y.backward()
+    >>> round(y.data, 6), round(x.grad, 6), round(b.grad, 6)
+    (3.162278, 0.948683, 0.158114)
+    """
+
+    __slots__ = (
+        "data",
+        "grad",
+        "label",
+        "requires_grad",
+        "_parents",
+        "_op",
+        "_id",
+        "_scope",
+        "_freed",
+        "_hooks",
+        "_seen_grad",
+        "_trace",
+        "_walk",
+    )
+
+    def __init__(self, data, label: str = "", _parents=(), _op: str = "", requires_grad=True):
+        self.data = data if data.__class__ is float else _check_number(data, "__init__")
+        self.grad = 0.0
+        self.label = label
+        self.requires_grad = requires_grad
+        self._parents = _parents
+        self._op = _op
+        self._id = _next_id()
+        self._scope = STATE.scope
+        self._freed = False
+        self._hooks = None
+        self._seen_grad = None
+        self._trace = None
+        self._walk = None
+        if STATE.anomaly:
+            self._trace = creation_site()
+            if not math.isfinite(self.data) and _parents:
+                raise anomaly_error(self, "forward", f"the non-finite value {self.data}")
+
+    # -- public surface -------------------------------------------------------------------
+
+    @property
+    def scope(self) -> str:
+        """The scope path this Value was created in ('' at top level)."""
+        return self._scope
+
+    @property
+    def op(self) -> str:
+        """The op that produced this Value ('' for a leaf)."""
+        return self._op
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for Values created by the user rather than by an op."""
+        return not self._parents
+
+    def __repr__(self) -> str:
+        name = f"{self.label}=" if self.label else ""
+        return f"Value({name}{self.data:.6g}, grad={self.grad:.6g})"
+
+    def __float__(self) -> float:
+        return self.data
+
+    __hash__ = object.__hash__
+
+    def item(self) -> float:
+        """The data as a Python float (PyTorch's spelling)."""
+        return self.data
+
+    def register_hook(self, hook):
+        """Call `hook(grad)` when backward reaches this Value; a returned value replaces the
+        gradient that flows on.
+
+        >>> from tinygrad_lite import Value
+        >>> x = Value(2.0)
+        >>> _ = x.register_hook(lambda g: g * 10)
+        >>> (x * 3).backward()
+        >>> x.grad
+        30.0
+        """
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(hook)
+        return hook
+
+    def zero_grad(self) -> None:
+        """Reset the accumulated gradient to 0."""
+        self.grad = 0.0
+
+    def backward(self, gradient=None, retain_graph: bool = False, create_graph: bool = False):
+        """Backpropagate from this Value; gradients accumulate into `.grad` of every Value on
+        the way (micrograd shows intermediate gradients, so Values keep them all).
+
+        A second call through the same graph raises unless the first had retain_graph=True.
+        Under create_graph=True the graph of the gradients is recorded; use
+        `tinygrad_lite.grad(..., create_graph=True)` to get those gradients as Values.
+        """
+        seed = self._seed_grad(gradient, "backward", create_graph)
+        for _ in iter_backward(
+            [self], [seed], retain_graph=retain_graph or create_graph, create_graph=create_graph
+        ):
+            pass
+
+    # -- node protocol (used by autograd.iter_backward) -----------------------------------
+
+    def _seed_grad(self, gradient, where: str, create_graph: bool):
+        g = 1.0 if gradient is None else gradient
+        if create_graph and not isinstance(g, Value):
+            return Value(float(g), _op="", requires_grad=False)
+        return g if isinstance(g, Value) else _check_number(g, where)
+
+    def _run_hooks(self, g):
+        for hook in self._hooks:
+            replaced = hook(g)
+            if replaced is not None:
+                g = replaced
+        return g
+
+    def _receive(self, g) -> None:
+        self.grad += g if g.__class__ is float else float(g)
+
+    def _grad_as_public(self, g):
+        return g if isinstance(g, Value) else Value(float(g), requires_grad=False)
+
+    def _vjp(self, g, create_graph):
+        parents = self._parents
+        if create_graph:
+            if not isinstance(g, Value):
+                g = Value(float(g), requires_grad=False)
+            return _RULES[self._op](g, *parents, self)
+        if len(parents) == 2:
+            return _RULES[self._op](g, parents[0].data, parents[1].data, self.data)
+        return _RULES[self._op](g, parents[0].data, self.data)
+
+    # -- ops: forward here, local derivative in _RULES, side by side ----------------------
+
+    def __add__(self, other):
+        other = other if other.__class__ is Value else _const(other, "__add__")
+        return Value(self.data + other.data, "", (self, other), "+")
+
+    def __sub__(self, other):
+        other = other if other.__class__ is Value else _const(other, "__sub__")
+        return Value(self.data - other.data, "", (self, other), "-")
+
+    def __mul__(self, other):
+        other = other if other.__class__ is Value else _const(other, "__mul__")
+        return Value(self.data * other.data, "", (self, other), "*")
+
+    def __truediv__(self, other):
+        other = other if other.__class__ is Value else _const(other, "__truediv__")
+        return Value(_div(self.data, other.data), "", (self, other), "/")
+
+    def __pow__(self, other):
+        other = other if other.__class__ is Value else _const(other, "__pow__")
+        try:
+            out = self.data**other.data
+        except ZeroDivisionError:
+            out = math.inf
+        except OverflowError:
+            out = math.inf
+        if isinstance(out, complex):  # negative base, fractional exponent: NaN, as numpy
+            out = math.nan
+        return Value(float(out), "", (self, other), "**")
+
+    def __neg__(self):
+        return Value(-self.data, "", (self,), "neg")
+
+    def exp(self):
+        """e**x."""
+        try:
+            out = math.exp(self.data)
+        except OverflowError:
+            out = math.inf
+        return Value(out, "", (self,), "exp")
+
+    def log(self):
+        """Natural log; -inf at 0 and NaN below, as numpy (anomaly mode reports them)."""
+        x = self.data
+        out = math.log(x) if x > 0 else (-math.inf if x == 0 else math.nan)
+        return Value(out, "", (self,), "log")
+
+    def tanh(self):
+        """Hyperbolic tangent."""
+        return Value(math.tanh(self.data), "", (self,), "tanh")
+
+    def sigmoid(self):
+        """1 / (1 + e**-x), computed without overflow for large |x|."""
+        x = self.data
+        if x >= 0:
+            out = 1.0 / (1.0 + math.exp(-x))
+        else:
+            e = math.exp(x)
+            out = e / (1.0 + e)
+        return Value(out, "", (self,), "sigmoid")
+
+    def relu(self):
+        """max(0, x); its derivative at 0 is 0, as PyTorch's."""
+        return Value(self.data if self.data > 0 else 0.0, "", (self,), "relu")
+
+    def sqrt(self):
+        """Square root; NaN below 0, as numpy."""
+        x = self.data
+        return Value(math.sqrt(x) if x >= 0 else math.nan, "", (self,), "sqrt")
+
+    def abs(self):
+        """|x|; its derivative at 0 is 0, as PyTorch's sign(0)."""
+        return Value(abs(self.data), "", (self,), "abs")
+
+    __abs__ = abs
+
+    def __radd__(self, other):
+        return _const(other, "__radd__") + self
+
+    def __rsub__(self, other):
+        return _const(other, "__rsub__") - self
+
+    def __rmul__(self, other):
+        return _const(other, "__rmul__") * self
+
+    def __rtruediv__(self, other):
+        return _const(other, "__rtruediv__") / self
+
+    def __rpow__(self, other):
+        return _const(other, "__rpow__") ** self
+
+
+def _const(x, op: str) -> Value:
+    """A Python number met in an expression: a constant node, drawn as such, never updated."""
+    return Value(_check_number(x, op), "", (), "", False)
+
+
+def maximum(a, b):
+    """Elementwise maximum of two Values (or a Value and a number); ties split the gradient
+    evenly between both sides, as PyTorch's `torch.maximum`.
+
+    >>> from tinygrad_lite import Value
+    >>> from tinygrad_lite.value import maximum
+    >>> x = Value(2.0)
+    >>> y = maximum(x, 2.0)
+    >>> y.backward()
+    >>> x.grad
+    0.5
+    """
+    a = a if isinstance(a, Value) else _const(a, "maximum")
+    b = b if isinstance(b, Value) else _const(b, "maximum")
+    return Value(max(a.data, b.data), "", (a, b), "maximum")
+
+
+def _log(x):
+    if isinstance(x, Value):
+        return x.log()
+    return math.log(x) if x > 0 else (-math.inf if x == 0 else math.nan)
+
+
+def _div(x, y):
+    """x / y with IEEE-754 results for floats (Python raises at 0; gradients want inf/NaN)."""
+    if y.__class__ is float and y == 0.0:
+        x = float(x)
+        return math.copysign(math.inf, x) * math.copysign(1.0, y) if x else math.nan
+    return x / y
+
+
+def _step(cond: bool) -> float:
+    return 1.0 if cond else 0.0
+
+
+def _pow_rule(g, a, b, out):
+    # d/db a**b = a**b log a; at a == 0 PyTorch defines it as 0 (the limit for b > 0).
+    da = b * a ** (b - 1) if float(b) != 0 else 0 * a
+    db = out * _log(a) if float(a) != 0 else 0 * out
+    return g * da, g * db
+
+
+def _maximum_rule(g, a, b, out):
+    fa, fb = float(a), float(b)
+    share = 0.5 if fa == fb else _step(fa > fb)
+    return g * share, g * (1.0 - share)
+
+
+# op -> rule(upstream, parents..., out) -> the gradient for each parent (the upstream gradient
+# times the local derivative). Written once, it runs on floats (fast path) and on Values
+# (create_graph=True). The driver ignores entries for parents that do not require grad.
+_RULES = {
+    "+": lambda g, a, b, out: (g, g),
+    "-": lambda g, a, b, out: (g, -g),
+    "*": lambda g, a, b, out: (g * b, g * a),
+    "/": lambda g, a, b, out: (g * _div(1.0, b), g * _div(-out, b)),
+    "**": _pow_rule,
+    "neg": lambda g, a, out: (-g,),
+    "exp": lambda g, a, out: (g * out,),
+    "log": lambda g, a, out: (g * _div(1.0, a),),
+    "tanh": lambda g, a, out: (g * (1.0 - out * out),),
+    "sigmoid": lambda g, a, out: (g * (out * (1.0 - out)),),
+    "relu": lambda g, a, out: (g * _step(float(a) > 0),),
+    "sqrt": lambda g, a, out: (g * _div(0.5, out),),
+    "abs": lambda g, a, out: (g * (_step(float(a) > 0) - _step(float(a) < 0)),),
+    "maximum": _maximum_rule,
+}
