@@ -360,8 +360,7 @@ def backward_events(root, gradient=None, *, retain_graph: bool = False):
     """
     seed = root._seed_grad(gradient, "backward", False)
     return [
-        BackwardEvent(*event)
-        for event in iter_backward([root], [seed], retain_graph=retain_graph)
+        BackwardEvent(*event) for event in iter_backward([root], [seed], retain_graph=retain_graph)
     ]
 
 
@@ -453,4 +452,3 @@ def grad(
             )
         result.append(None if g is None else x._grad_as_public(g))
     return tuple(result)
-

@@ -11,7 +11,7 @@ gradient itself, built with create_graph=True.
 from __future__ import annotations
 
 import warnings
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -233,9 +233,7 @@ def gradgradcheck(
         )
         # An input the gradient does not depend on still needs a Tensor here; 0 * x keeps
         # it in the graph so the check sees a zero second derivative, not a missing one.
-        return tuple(
-            g if g is not None else xs[i] * 0.0 for g, i in zip(grads, diff)
-        )
+        return tuple(g if g is not None else xs[i] * 0.0 for g, i in zip(grads, diff))
 
     return gradcheck(
         first_derivative,

@@ -17,7 +17,7 @@ constants. Broadcasting is undone in one place, `unbroadcast`, called by every b
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -271,13 +271,9 @@ def relu_forward(x):
 
 
 # relu'(0) = 0, as PyTorch: the mask is strictly x > 0.
-RELU = defop(
-    "relu", relu_forward, lambda xp, g, out, inputs, needs: (g * (xp.raw(inputs[0]) > 0),)
-)
+RELU = defop("relu", relu_forward, lambda xp, g, out, inputs, needs: (g * (xp.raw(inputs[0]) > 0),))
 # abs'(0) = 0, as PyTorch's sign(0) = 0.
-ABS = defop(
-    "abs", np.abs, lambda xp, g, out, inputs, needs: (g * np.sign(xp.raw(inputs[0])),)
-)
+ABS = defop("abs", np.abs, lambda xp, g, out, inputs, needs: (g * np.sign(xp.raw(inputs[0])),))
 
 
 def clip_forward(x, lo, hi):
@@ -478,8 +474,7 @@ def is_basic_index(index) -> bool:
     """True when `index` uses only ints, slices, None and Ellipsis (no element is picked twice)."""
     items = index if isinstance(index, tuple) else (index,)
     return all(
-        isinstance(i, (int, slice, type(None), type(Ellipsis)))
-        and not isinstance(i, bool)
+        isinstance(i, (int, slice, type(None), type(Ellipsis))) and not isinstance(i, bool)
         for i in items
     )
 

@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 
 from . import ops as O
-from .autograd import STATE, anomaly_error, backward as _autograd_backward, creation_site
+from .autograd import STATE, anomaly_error, creation_site
+from .autograd import backward as _autograd_backward
 from .autograd import new_node_id as _next_id
 from .errors import DTypeError, ShapeError
 
@@ -50,9 +51,7 @@ _FIXES = {
     "cat": "all shapes must match except along the concatenation axis",
     "expand": "only axes of size 1 can be expanded (use -1 to keep an axis)",
 }
-_BROADCAST_FIX = (
-    "shapes must be equal or 1 in each trailing axis; reshape or unsqueeze an operand"
-)
+_BROADCAST_FIX = "shapes must be equal or 1 in each trailing axis; reshape or unsqueeze an operand"
 
 
 def _shape_error(fn: O.Op, arrays, ctx, err: Exception) -> ShapeError:
@@ -381,8 +380,9 @@ class Tensor:
         [0.0, 0.0]
         """
         if not self.requires_grad:
-            raise RuntimeError("register_hook: cannot register a hook on a tensor that "
-                               "does not require grad")
+            raise RuntimeError(
+                "register_hook: cannot register a hook on a tensor that does not require grad"
+            )
         if self._hooks is None:
             self._hooks = []
         self._hooks.append(hook)
@@ -644,7 +644,9 @@ class Tensor:
     # -- shape ----------------------------------------------------------------------------
 
     def reshape(self, *shape):
-        shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        shape = (
+            tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        )
         shape = tuple(int(s) for s in shape)
         if shape == self.shape:
             return self
@@ -702,15 +704,16 @@ class Tensor:
         return self.transpose(-2, -1)
 
     def expand(self, *sizes):
-        sizes = tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
+        sizes = (
+            tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
+        )
         lead = len(sizes) - self.ndim
         if lead < 0:
             raise ShapeError(
                 f"expand: cannot expand shape {self.shape} to fewer dimensions {sizes}"
             )
         shape = tuple(
-            self.shape[i - lead] if (s == -1 and i >= lead) else int(s)
-            for i, s in enumerate(sizes)
+            self.shape[i - lead] if (s == -1 and i >= lead) else int(s) for i, s in enumerate(sizes)
         )
         if shape == self.shape:
             return self
@@ -756,9 +759,13 @@ def _normalize_index(index):
 
 def _describe_index(index) -> str:
     items = index if isinstance(index, tuple) else (index,)
-    return "[" + ", ".join(
-        f"array{tuple(i.shape)}" if isinstance(i, np.ndarray) else repr(i) for i in items
-    ) + "]"
+    return (
+        "["
+        + ", ".join(
+            f"array{tuple(i.shape)}" if isinstance(i, np.ndarray) else repr(i) for i in items
+        )
+        + "]"
+    )
 
 
 def _matmul(a: Tensor, b: Tensor) -> Tensor:
@@ -1001,9 +1008,7 @@ def pad(t: Tensor, pad: tuple, value: float = 0.0) -> Tensor:
     """Constant padding with PyTorch's convention: pairs (before, after) from the last axis
     backwards, e.g. pad=(1, 1) pads the last axis by one on each side."""
     if len(pad) % 2 or len(pad) // 2 > t.ndim:
-        raise ShapeError(
-            f"pad: {pad} must hold (before, after) pairs for at most {t.ndim} axes"
-        )
+        raise ShapeError(f"pad: {pad} must hold (before, after) pairs for at most {t.ndim} axes")
     widths = [(0, 0)] * t.ndim
     for i in range(len(pad) // 2):
         widths[t.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
