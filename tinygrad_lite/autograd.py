@@ -342,7 +342,12 @@ def iter_backward(
                         raise anomaly_error(node, "backward", "a NaN or Inf gradient")
                     prev = parent._seen_grad
                     parent._seen_grad = pg if prev is None else prev + pg
+            # The consumer's code runs while we are paused here: give it back its own
+            # recording mode, and pick up any change it makes for when the walk ends.
+            STATE.grad_enabled = saved_mode
             yield node, g, parent_grads
+            saved_mode = STATE.grad_enabled
+            STATE.grad_enabled = create_graph
     finally:
         STATE.grad_enabled = saved_mode
 

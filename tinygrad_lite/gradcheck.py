@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .autograd import grad as autograd_grad
-from .autograd import no_grad
+from .autograd import enable_grad, no_grad
 from .tensor import Tensor
 
 __all__ = ["GradcheckError", "gradcheck", "gradgradcheck"]
@@ -220,6 +220,9 @@ def gradgradcheck(
         vs = [v if v.requires_grad else Tensor(v.data, requires_grad=True) for v in vs]
     n = len(inputs)
 
+    # enable_grad: gradcheck evaluates this under no_grad for its finite differences, but the
+    # first derivative can only be built from a recorded graph.
+    @enable_grad()
     def first_derivative(*args):
         xs, v = args[:n], args[n:]
         outputs = _outputs(fn, xs)

@@ -166,7 +166,13 @@ def div_vjp(xp, g, out, inputs, needs):
     )
 
 
-DIV = defop("/", np.divide, div_vjp)
+def div_forward(a, b):
+    # x/0 gives inf and 0/0 NaN, as in PyTorch, without a warning; anomaly mode reports them.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.divide(a, b)
+
+
+DIV = defop("/", div_forward, div_vjp)
 
 
 def pow_forward(a, b):

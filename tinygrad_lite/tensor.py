@@ -466,7 +466,10 @@ class Tensor:
         if isinstance(g, Tensor):
             g = g.data
         inputs = tuple(p.data for p in parents)
-        return self._fn.vjp(O.NumpyBackend, g, self.data, inputs, needs, *self._ctx)
+        # Gradients at poles (sqrt or log at 0, x/0) are IEEE inf/NaN, as in PyTorch, not
+        # warnings; detect_anomaly() is the tool that reports them.
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return self._fn.vjp(O.NumpyBackend, g, self.data, inputs, needs, *self._ctx)
 
     # -- arithmetic -----------------------------------------------------------------------
 

@@ -30,6 +30,11 @@ def _check_number(x, op: str) -> float:
                 return float(x)
         except ImportError:  # pragma: no cover
             pass
+        if hasattr(x, "shape") and hasattr(x, "requires_grad"):  # a Tensor
+            raise DTypeError(
+                f"Value.{op}: cannot combine a Value with a Tensor; use Tensor(value.data) "
+                "for the scalar, or .item() for a one-element Tensor"
+            )
         raise DTypeError(
             f"Value.{op}: expected a Python int or float (or a Value), got {type(x).__name__} "
             f"{x!r}; wrap arrays in tinygrad_lite.Tensor instead"

@@ -1,2 +1,12 @@
 """viz: drawings of tinygrad-lite graphs. Reads the engine only through
-`tinygrad_lite.graph.export_graph`."""
+`tinygrad_lite.graph.export_graph`.
+
+>>> from tinygrad_lite import Value
+>>> import viz
+>>> viz.draw(Value(1.0) + 2).source.count("->")
+3
+"""
+
+from .dot import Drawing, draw, save, to_dot
+
+__all__ = ["Drawing", "draw", "save", "to_dot"]

@@ -67,6 +67,12 @@ class Module:
             raise RuntimeError(
                 f"{type(self).__name__}: call super().__init__() before assigning attributes"
             )
+        # A plain Tensor assigned to a buffer's name replaces the buffer (PyTorch's rule), so
+        # `self.running_mean = new` keeps it in the state dict.
+        if name in self._buffers and not isinstance(value, (Parameter, Module)):
+            self._buffers[name] = value
+            object.__setattr__(self, name, value)
+            return
         for table in (self._parameters, self._modules, self._buffers):
             table.pop(name, None)
         if isinstance(value, Parameter):

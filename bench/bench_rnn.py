@@ -1,0 +1,132 @@
+"""A vanilla RNN, h_t = tanh(x_t W_ih + h_{t-1} W_hh + b), forward + BPTT, written with engine
+ops, against the same forward and a hand-written BPTT in numpy, and torch when importable.
+
+Batch 32, input 16, hidden 128, float32, T = 16, 64 and 256 steps. The loss is sum(h_T * V) for
+a fixed random V, so the gradient flows back through every step. The engine's gradients for
+W_ih, W_hh and b are asserted equal (allclose) to the hand-derived ones before timing. The torch
+rows are the same loop in torch eager and the fused `torch.nn.RNN` (its weights copied in).
+
+Run: .venv/bin/python bench/bench_rnn.py [--quick]
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy loads (see common.py)
+
+import numpy as np  # noqa: E402
+from common import console, print_header, print_table, time_interleaved, torch_or_none  # noqa: E402
+
+from tinygrad_lite import Tensor  # noqa: E402
+
+BATCH, INPUT, HIDDEN = 32, 16, 128
+STEPS = (16, 64, 256)
+
+
+def make_data(steps: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    f32 = np.float32
+    xs = rng.standard_normal((steps, BATCH, INPUT)).astype(f32)
+    w_ih = (rng.standard_normal((INPUT, HIDDEN)) / np.sqrt(INPUT)).astype(f32)
+    w_hh = (rng.standard_normal((HIDDEN, HIDDEN)) / np.sqrt(HIDDEN)).astype(f32)
+    b = (rng.standard_normal(HIDDEN) * 0.1).astype(f32)
+    v = rng.standard_normal((BATCH, HIDDEN)).astype(f32)
+    return xs, w_ih, w_hh, b, v
+
+
+def engine_rnn(xs, w_ih, w_hh, b, v):
+    """Forward with engine ops; backward() does the BPTT."""
+    W_ih = Tensor(w_ih, requires_grad=True)
+    W_hh = Tensor(w_hh, requires_grad=True)
+    bias = Tensor(b, requires_grad=True)
+    h = Tensor(np.zeros((BATCH, HIDDEN), dtype=np.float32))
+    for x in xs:
+        h = (Tensor(x) @ W_ih + h @ W_hh + bias).tanh()
+    (h * Tensor(v)).sum().backward()
+    return W_ih.grad.data, W_hh.grad.data, bias.grad.data
+
+
+def numpy_rnn(xs, w_ih, w_hh, b, v):
+    """The same forward, and BPTT derived by hand."""
+    hs = [np.zeros((BATCH, HIDDEN), dtype=np.float32)]
+    for x in xs:
+        hs.append(np.tanh(x @ w_ih + hs[-1] @ w_hh + b))
+    g_ih, g_hh, g_b = np.zeros_like(w_ih), np.zeros_like(w_hh), np.zeros_like(b)
+    dh = v
+    for t in range(len(xs) - 1, -1, -1):
+        h = hs[t + 1]
+        dpre = dh * (1 - h * h)
+        g_ih += xs[t].T @ dpre
+        g_hh += hs[t].T @ dpre
+        g_b += dpre.sum(0)
+        dh = dpre @ w_hh.T
+    return g_ih, g_hh, g_b
+
+
+def torch_loop(torch, xs, w_ih, w_hh, b, v):
+    W_ih = torch.tensor(w_ih, requires_grad=True)
+    W_hh = torch.tensor(w_hh, requires_grad=True)
+    bias = torch.tensor(b, requires_grad=True)
+    h = torch.zeros((BATCH, HIDDEN))
+    for x in torch.from_numpy(xs):
+        h = torch.tanh(x @ W_ih + h @ W_hh + bias)
+    (h * torch.from_numpy(v)).sum().backward()
+    return W_ih.grad.numpy(), W_hh.grad.numpy(), bias.grad.numpy()
+
+
+def torch_fused(torch, rnn, xs, v):
+    rnn.zero_grad()
+    out, h_n = rnn(torch.from_numpy(xs))
+    (h_n[0] * torch.from_numpy(v)).sum().backward()
+
+
+def make_torch_rnn(torch, w_ih, w_hh, b):
+    rnn = torch.nn.RNN(INPUT, HIDDEN, nonlinearity="tanh")
+    with torch.no_grad():  # torch keeps (out, in) layouts and two biases: b_hh is zeroed
+        rnn.weight_ih_l0.copy_(torch.from_numpy(w_ih.T.copy()))
+        rnn.weight_hh_l0.copy_(torch.from_numpy(w_hh.T.copy()))
+        rnn.bias_ih_l0.copy_(torch.from_numpy(b))
+        rnn.bias_hh_l0.zero_()
+    return rnn
+
+
+def main(quick: bool = False) -> dict[str, float]:
+    torch = torch_or_none()
+    print_header(
+        "Vanilla RNN forward + BPTT (batch 32, input 16, hidden 128, float32)",
+        "Engine gradients asserted allclose to the hand-derived BPTT (and torch's) first. "
+        "torch runs with 1 thread; numpy runs with 1 BLAS thread (bench/common.py).",
+    )
+    result = {}
+    for steps in STEPS[:2] if quick else STEPS:
+        repeat = 5 if steps >= 256 else 10
+        data = make_data(steps)
+        expected = numpy_rnn(*data)
+        for got, want in zip(engine_rnn(*data), expected):
+            np.testing.assert_allclose(got, want, rtol=2e-4, atol=2e-4)
+        cases = [
+            ("numpy by hand", lambda d=data: numpy_rnn(*d)),
+            ("tinygrad_lite.Tensor", lambda d=data: engine_rnn(*d)),
+        ]
+        if torch is not None:
+            for got, want in zip(torch_loop(torch, *data), expected):
+                np.testing.assert_allclose(got, want, rtol=2e-4, atol=2e-4)
+            rnn = make_torch_rnn(torch, *data[1:4])
+            cases.append(("torch loop (eager)", lambda d=data: torch_loop(torch, *d)))
+            cases.append(
+                ("torch.nn.RNN (fused)", lambda d=data, r=rnn: torch_fused(torch, r, d[0], d[4]))
+            )
+        rows = time_interleaved(cases, repeat=repeat)
+        ratios = print_table(f"T = {steps} (gc on)", rows, baseline="numpy by hand")
+        result[f"engine / numpy, T={steps}"] = 1 / ratios["tinygrad_lite.Tensor"]
+    for name, value in result.items():
+        console.print(f"[bold]{name}: {value:.2f}x (target <= 1.25x)")
+    return result
+
+
+if __name__ == "__main__":
+    main(quick="--quick" in sys.argv)

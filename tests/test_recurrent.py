@@ -1,0 +1,473 @@
+"""Behaviour of the recurrent cells and unrolled layers (nn/rnn_cells.py, nn/recurrent.py):
+gradients against finite differences in float64, the scope of every time step, layouts
+(batch_first, unbatched), dropout, parameter names and counts, and the errors."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tinygrad_lite as tg
+from tinygrad_lite import DTypeError, ShapeError, Tensor, nn, scope
+from tinygrad_lite.gradcheck import gradcheck
+from tinygrad_lite.graph import export_graph
+
+BATCH, INPUT, HIDDEN, SEQ = 2, 3, 4, 3
+FEW = settings(max_examples=4, deadline=None)
+
+seeds = st.integers(0, 2**16)
+
+
+def _array(rng, *shape) -> Tensor:
+    return Tensor(rng.standard_normal(shape), requires_grad=True)
+
+
+def _double(module: nn.Module, seed: int) -> nn.Module:
+    tg.manual_seed(seed)
+    return module.double()
+
+
+# -- gradcheck: cells --------------------------------------------------------------------------
+
+
+@FEW
+@given(seed=seeds, nonlinearity=st.sampled_from(["tanh", "relu"]))
+def test_rnn_cell_gradients_match_finite_differences(seed, nonlinearity):
+    tg.manual_seed(seed)
+    cell = nn.RNNCell(INPUT, HIDDEN, nonlinearity=nonlinearity).double()
+    rng = np.random.default_rng(seed)
+    x, h = _array(rng, BATCH, INPUT), _array(rng, BATCH, HIDDEN)
+    params = tuple(cell.parameters())
+    assert gradcheck(lambda x, h, *_: cell(x, h), (x, h, *params))
+
+
+@FEW
+@given(seed=seeds)
+def test_lstm_cell_gradients_match_finite_differences(seed):
+    tg.manual_seed(seed)
+    cell = nn.LSTMCell(INPUT, HIDDEN).double()
+    rng = np.random.default_rng(seed)
+    x, h, c = _array(rng, BATCH, INPUT), _array(rng, BATCH, HIDDEN), _array(rng, BATCH, HIDDEN)
+    params = tuple(cell.parameters())
+    assert gradcheck(lambda x, h, c, *_: cell(x, (h, c)), (x, h, c, *params))
+
+
+@FEW
+@given(seed=seeds)
+def test_gru_cell_gradients_match_finite_differences(seed):
+    tg.manual_seed(seed)
+    cell = nn.GRUCell(INPUT, HIDDEN).double()
+    rng = np.random.default_rng(seed)
+    x, h = _array(rng, BATCH, INPUT), _array(rng, BATCH, HIDDEN)
+    params = tuple(cell.parameters())
+    assert gradcheck(lambda x, h, *_: cell(x, h), (x, h, *params))
+
+
+@FEW
+@given(seed=seeds, activation=st.sampled_from(["identity", "tanh", "sigmoid"]))
+def test_jordan_cell_gradients_match_finite_differences(seed, activation):
+    tg.manual_seed(seed)
+    cell = nn.JordanRNNCell(INPUT, HIDDEN, 2, output_activation=activation).double()
+    rng = np.random.default_rng(seed)
+    x, y_prev = _array(rng, BATCH, INPUT), _array(rng, BATCH, 2)
+    params = tuple(cell.parameters())
+    assert gradcheck(lambda x, y, *_: cell(x, y), (x, y_prev, *params))
+
+
+# -- gradcheck: unrolled layers (two layers, both directions, initial states) ----------------
+
+
+def _layer_gradcheck(layer: nn.Module, seed: int, with_cell_state: bool) -> bool:
+    rng = np.random.default_rng(seed)
+    x = _array(rng, SEQ, BATCH, INPUT)
+    h0 = _array(rng, 4, BATCH, HIDDEN)  # 2 layers * 2 directions
+    params = tuple(layer.parameters())
+    if with_cell_state:
+        c0 = _array(rng, 4, BATCH, HIDDEN)
+
+        def run(x, h0, c0, *_):
+            out, (h_n, c_n) = layer(x, (h0, c0))
+            return out, h_n, c_n
+
+        return gradcheck(run, (x, h0, c0, *params), fast_mode=True, seed=seed)
+
+    def run(x, h0, *_):
+        out, h_n = layer(x, h0)
+        return out, h_n
+
+    return gradcheck(run, (x, h0, *params), fast_mode=True, seed=seed)
+
+
+STACK = {"num_layers": 2, "bidirectional": True}
+
+
+@FEW
+@given(seed=seeds, nonlinearity=st.sampled_from(["tanh", "relu"]))
+def test_two_layer_bidirectional_rnn_gradients_match_finite_differences(seed, nonlinearity):
+    tg.manual_seed(seed)
+    layer = nn.RNN(INPUT, HIDDEN, nonlinearity=nonlinearity, **STACK).double()
+    assert _layer_gradcheck(layer, seed, with_cell_state=False)
+
+
+@FEW
+@given(seed=seeds)
+def test_two_layer_bidirectional_lstm_gradients_match_finite_differences(seed):
+    tg.manual_seed(seed)
+    layer = nn.LSTM(INPUT, HIDDEN, **STACK).double()
+    assert _layer_gradcheck(layer, seed, with_cell_state=True)
+
+
+@FEW
+@given(seed=seeds)
+def test_two_layer_bidirectional_gru_gradients_match_finite_differences(seed):
+    tg.manual_seed(seed)
+    layer = nn.GRU(INPUT, HIDDEN, **STACK).double()
+    assert _layer_gradcheck(layer, seed, with_cell_state=False)
+
+
+@pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM, nn.GRU])
+def test_stacked_bidirectional_gradients_match_finite_differences_element_by_element(cls):
+    # Full Jacobian check (every element of every input), on a random weighting of all the
+    # results so one backward row covers them; the hypothesis tests above use fast_mode.
+    tg.manual_seed(7)
+    layer = cls(INPUT, HIDDEN, **STACK).double()
+    rng = np.random.default_rng(7)
+    x, h0, c0 = _array(rng, SEQ, BATCH, INPUT), _array(rng, 4, BATCH, HIDDEN), None
+    inputs = (x, h0)
+    if cls is nn.LSTM:
+        c0 = _array(rng, 4, BATCH, HIDDEN)
+        inputs = (x, h0, c0)
+    w_out = Tensor(rng.standard_normal((SEQ, BATCH, 2 * HIDDEN)))
+    w_final = Tensor(rng.standard_normal((4, BATCH, HIDDEN)))
+
+    def run(x, h0, *rest):
+        if cls is nn.LSTM:
+            out, (h_n, c_n) = layer(x, (h0, rest[0]))
+            return (out * w_out).sum() + (h_n * w_final).sum() + (c_n * w_final).sum()
+        out, h_n = layer(x, h0)
+        return (out * w_out).sum() + (h_n * w_final).sum()
+
+    assert gradcheck(run, (*inputs, *layer.parameters()))
+
+
+@FEW
+@given(seed=seeds, forced=st.booleans())
+def test_jordan_network_gradients_match_finite_differences(seed, forced):
+    tg.manual_seed(seed)
+    net = nn.JordanRNN(INPUT, HIDDEN, 2, output_activation="tanh").double()
+    rng = np.random.default_rng(seed)
+    x, y0 = _array(rng, SEQ, BATCH, INPUT), _array(rng, BATCH, 2)
+    targets = _array(rng, SEQ, BATCH, 2)
+    params = tuple(net.parameters())
+
+    def run(x, y0, targets, *_):
+        return net(x, y0, teacher_forcing=targets if forced else None)
+
+    assert gradcheck(run, (x, y0, targets, *params), fast_mode=True, seed=seed)
+
+
+# -- scopes: the time step of every node -------------------------------------------------------
+
+
+def test_every_step_node_is_tagged_with_its_layer_direction_and_time():
+    tg.manual_seed(0)
+    lstm = nn.LSTM(INPUT, HIDDEN, num_layers=2, bidirectional=True)
+    out, _ = lstm(tg.randn(SEQ, BATCH, INPUT))
+    scopes = {n.scope for n in export_graph(out).nodes if n.kind == "op"}
+    for k in range(2):
+        for direction in ("", "_reverse"):
+            for t in range(SEQ):
+                assert f"lstm/l{k}{direction}/t={t}" in scopes
+                assert f"lstm/l{k}{direction}/t={t}/gates" in scopes
+
+
+def test_each_step_records_one_gate_matmul_in_its_own_scope():
+    tg.manual_seed(0)
+    lstm = nn.LSTM(INPUT, HIDDEN)
+    out, _ = lstm(tg.randn(SEQ, BATCH, INPUT))
+    graph = export_graph(out)
+    for t in range(SEQ):
+        ops = [n.op for n in graph.nodes if n.scope == f"lstm/l0/t={t}/gates"]
+        assert ops.count("matmul") == 1
+
+
+def test_the_layer_name_and_an_enclosing_scope_prefix_the_step_scopes():
+    tg.manual_seed(0)
+    gru = nn.GRU(INPUT, HIDDEN, name="encoder")
+    with scope("model"):
+        out, h_n = gru(tg.randn(SEQ, BATCH, INPUT))
+    scopes = {n.scope for n in export_graph(out).nodes if n.kind == "op"}
+    assert {f"model/encoder/l0/t={t}" for t in range(SEQ)} <= scopes
+    assert out.scope == "model/encoder/output"
+
+
+def test_reverse_direction_tags_steps_with_the_input_time_index():
+    tg.manual_seed(0)
+    rnn = nn.RNN(INPUT, HIDDEN, bidirectional=True)
+    out, h_n = rnn(tg.randn(SEQ, BATCH, INPUT))
+    # The backward direction finishes at t=0: its final state was made in that step.
+    final_backward = h_n.data[1]
+    np.testing.assert_array_equal(out.data[0, :, HIDDEN:], final_backward)
+    scopes = {n.scope for n in export_graph(h_n).nodes}
+    assert "rnn/l0_reverse/t=0" in scopes
+
+
+def test_jordan_network_tags_each_step():
+    tg.manual_seed(0)
+    net = nn.JordanRNN(INPUT, HIDDEN, 2)
+    out, _ = net(tg.randn(SEQ, BATCH, INPUT))
+    scopes = {n.scope for n in export_graph(out).nodes}
+    assert {f"jordan/t={t}/gates" for t in range(SEQ)} <= scopes
+
+
+# -- layouts -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM, nn.GRU])
+def test_batch_first_output_is_the_time_major_output_transposed(cls):
+    tg.manual_seed(0)
+    time_major = cls(INPUT, HIDDEN, num_layers=2, bidirectional=True)
+    batch_first = cls(INPUT, HIDDEN, num_layers=2, bidirectional=True, batch_first=True)
+    batch_first.load_state_dict(time_major.state_dict())
+    x = tg.randn(SEQ, BATCH, INPUT)
+    out_tm, final_tm = time_major(x)
+    out_bf, final_bf = batch_first(x.permute(1, 0, 2))
+    assert out_bf.shape == (BATCH, SEQ, 2 * HIDDEN)
+    np.testing.assert_allclose(out_bf.data, out_tm.data.transpose(1, 0, 2), rtol=1e-6)
+    # Final states keep (layers * directions, batch, hidden) even with batch_first.
+    first_tm = final_tm[0] if isinstance(final_tm, tuple) else final_tm
+    first_bf = final_bf[0] if isinstance(final_bf, tuple) else final_bf
+    np.testing.assert_allclose(first_bf.data, first_tm.data, rtol=1e-6)
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM, nn.GRU])
+def test_unbatched_input_equals_a_batch_of_one(cls, batch_first):
+    tg.manual_seed(0)
+    layer = cls(INPUT, HIDDEN, bidirectional=True, batch_first=batch_first)
+    x = tg.randn(SEQ, INPUT)
+    out, final = layer(x)
+    batched = x.unsqueeze(0) if batch_first else x.unsqueeze(1)
+    out_b, final_b = layer(batched)
+    assert out.shape == (SEQ, 2 * HIDDEN)
+    np.testing.assert_allclose(out.data, out_b.data.reshape(SEQ, 2 * HIDDEN), rtol=1e-6)
+    h = final[0] if isinstance(final, tuple) else final
+    h_b = final_b[0] if isinstance(final_b, tuple) else final_b
+    assert h.shape == (2, HIDDEN)
+    np.testing.assert_allclose(h.data, h_b.data[:, 0], rtol=1e-6)
+
+
+@pytest.mark.parametrize("cls", [nn.RNNCell, nn.LSTMCell, nn.GRUCell])
+def test_cell_accepts_unbatched_input(cls):
+    tg.manual_seed(0)
+    cell = cls(INPUT, HIDDEN)
+    x = tg.randn(INPUT)
+    single = cell(x)
+    batched = cell(x.unsqueeze(0))
+    single = single[0] if isinstance(single, tuple) else single
+    batched = batched[0] if isinstance(batched, tuple) else batched
+    assert single.shape == (HIDDEN,)
+    np.testing.assert_allclose(single.data, batched.data[0], rtol=1e-6)
+
+
+def test_layer_and_cell_compute_the_same_step():
+    tg.manual_seed(0)
+    lstm, cell = nn.LSTM(INPUT, HIDDEN), nn.LSTMCell(INPUT, HIDDEN)
+    cell.load_state_dict({k[:-3]: v for k, v in lstm.state_dict().items()})
+    x = tg.randn(SEQ, BATCH, INPUT)
+    out, (h_n, c_n) = lstm(x)
+    h = c = tg.zeros(BATCH, HIDDEN)
+    for t in range(SEQ):
+        h, c = cell(x[t], (h, c))
+    np.testing.assert_allclose(h.data, h_n.data[0], rtol=1e-6)
+    np.testing.assert_allclose(c.data, c_n.data[0], rtol=1e-6)
+
+
+def test_initial_states_default_to_zeros():
+    tg.manual_seed(0)
+    lstm = nn.LSTM(INPUT, HIDDEN, num_layers=2)
+    x = tg.randn(SEQ, BATCH, INPUT)
+    zeros = tg.zeros(2, BATCH, HIDDEN)
+    out_default, _ = lstm(x)
+    out_zeros, _ = lstm(x, (zeros, zeros))
+    np.testing.assert_array_equal(out_default.data, out_zeros.data)
+
+
+# -- dropout between layers --------------------------------------------------------------------
+
+
+def test_dropout_changes_outputs_only_in_training():
+    tg.manual_seed(0)
+    lstm = nn.LSTM(INPUT, HIDDEN, num_layers=2, dropout=0.5)
+    plain = nn.LSTM(INPUT, HIDDEN, num_layers=2)
+    plain.load_state_dict(lstm.state_dict())
+    x = tg.randn(SEQ, BATCH, INPUT)
+    out_train, _ = lstm(x)
+    lstm.eval()
+    out_eval, _ = lstm(x)
+    out_plain, _ = plain(x)
+    np.testing.assert_array_equal(out_eval.data, out_plain.data)
+    assert not np.allclose(out_train.data, out_plain.data)
+
+
+def test_dropout_of_one_drops_every_input_to_the_next_layer():
+    tg.manual_seed(0)
+    rnn = nn.RNN(INPUT, HIDDEN, num_layers=2, dropout=1.0, bias=False)
+    out, _ = rnn(tg.randn(SEQ, BATCH, INPUT))
+    # With no bias, zero inputs to layer 1 keep its state at zero.
+    np.testing.assert_array_equal(out.data, np.zeros_like(out.data))
+
+
+def test_dropout_with_one_layer_warns_that_it_does_nothing():
+    with pytest.warns(UserWarning, match="between layers"):
+        nn.GRU(INPUT, HIDDEN, dropout=0.3)
+
+
+def test_dropout_is_not_applied_after_the_last_layer():
+    tg.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gru = nn.GRU(INPUT, HIDDEN, dropout=0.9)
+    plain = nn.GRU(INPUT, HIDDEN)
+    plain.load_state_dict(gru.state_dict())
+    x = tg.randn(SEQ, BATCH, INPUT)
+    np.testing.assert_array_equal(gru(x)[0].data, plain(x)[0].data)
+
+
+# -- parameters --------------------------------------------------------------------------------
+
+
+def test_parameter_names_and_shapes_follow_pytorch():
+    lstm = nn.LSTM(INPUT, HIDDEN, num_layers=2, bidirectional=True)
+    shapes = {n: p.shape for n, p in lstm.named_parameters()}
+    assert list(shapes)[:5] == [
+        "weight_ih_l0",
+        "weight_hh_l0",
+        "bias_ih_l0",
+        "bias_hh_l0",
+        "weight_ih_l0_reverse",
+    ]
+    assert shapes["weight_ih_l0"] == (4 * HIDDEN, INPUT)
+    assert shapes["weight_ih_l1_reverse"] == (4 * HIDDEN, 2 * HIDDEN)
+    assert shapes["bias_hh_l1_reverse"] == (4 * HIDDEN,)
+    assert len(shapes) == 16
+
+
+def test_layer_without_bias_has_only_weights():
+    gru = nn.GRU(INPUT, HIDDEN, bias=False)
+    assert [n for n, _ in gru.named_parameters()] == ["weight_ih_l0", "weight_hh_l0"]
+
+
+@pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM, nn.GRU, nn.RNNCell, nn.LSTMCell, nn.GRUCell])
+def test_parameters_are_drawn_within_one_over_sqrt_hidden(cls):
+    tg.manual_seed(0)
+    layer = cls(INPUT, 25)
+    for p in layer.parameters():
+        assert p.dtype == np.float32
+        assert np.abs(p.data).max() <= 1 / math.sqrt(25)
+        assert np.abs(p.data).max() > 0.5 / math.sqrt(25)
+
+
+def test_lstm_parameter_count_pytorch_and_keras():
+    # Embedding(1000, 64) -> LSTM(128): the LSTM's share.
+    lstm = nn.LSTM(64, 128)
+    assert lstm.num_parameters() == 4 * 128 * (64 + 128) + 2 * 4 * 128 == 99_328
+    assert lstm.num_parameters("keras") == 4 * 128 * (64 + 128) + 4 * 128 == 98_816
+
+
+def test_simple_rnn_keras_count_drops_the_second_bias_of_every_layer():
+    rnn = nn.RNN(10, 20, num_layers=2, bidirectional=True)
+    assert rnn.num_parameters() - rnn.num_parameters("keras") == 4 * 20
+
+
+def test_gru_keras_count_equals_pytorch_count():
+    # Keras' default reset_after=True keeps two biases per gate, as PyTorch.
+    gru = nn.GRU(64, 128)
+    assert gru.num_parameters("keras") == gru.num_parameters() == 3 * 128 * (64 + 128 + 2)
+
+
+def test_lstm_cell_keras_count_drops_bias_hh():
+    cell = nn.LSTMCell(64, 128)
+    assert cell.num_parameters() - cell.num_parameters("keras") == 4 * 128
+
+
+# -- Jordan network ----------------------------------------------------------------------------
+
+
+def test_jordan_network_feeds_its_previous_output_back():
+    tg.manual_seed(0)
+    net = nn.JordanRNN(INPUT, HIDDEN, 2)
+    x = tg.randn(SEQ, BATCH, INPUT)
+    out, y_n = net(x)
+    y = tg.zeros(BATCH, 2)
+    for t in range(SEQ):
+        _, y = net.cell(x[t], y)
+        np.testing.assert_allclose(out.data[t], y.data, rtol=1e-6)
+    np.testing.assert_array_equal(y_n.data, out.data[-1])
+
+
+def test_teacher_forcing_feeds_the_previous_target_instead():
+    tg.manual_seed(0)
+    net = nn.JordanRNN(INPUT, HIDDEN, 2)
+    x, targets = tg.randn(SEQ, BATCH, INPUT), tg.randn(SEQ, BATCH, 2)
+    out, _ = net(x, teacher_forcing=targets)
+    for t in range(1, SEQ):
+        _, y = net.cell(x[t], targets[t - 1])
+        np.testing.assert_allclose(out.data[t], y.data, rtol=1e-6)
+
+
+def test_teacher_forcing_cuts_the_gradient_through_earlier_outputs():
+    tg.manual_seed(0)
+    net = nn.JordanRNN(INPUT, HIDDEN, 2).double()
+    x = Tensor(np.random.default_rng(0).standard_normal((SEQ, BATCH, INPUT)), requires_grad=True)
+    targets = Tensor(np.zeros((SEQ, BATCH, 2)))
+    out, _ = net(x, teacher_forcing=targets)
+    out[-1].sum().backward()
+    # The last output sees only the last input: earlier steps reach it through targets only.
+    assert np.all(x.grad.data[:-1] == 0)
+    assert np.any(x.grad.data[-1] != 0)
+
+
+# -- errors ------------------------------------------------------------------------------------
+
+
+def test_wrong_input_size_names_the_layer_and_both_shapes():
+    lstm = nn.LSTM(INPUT, HIDDEN)
+    with pytest.raises(ShapeError, match=r"LSTM: expected input of shape \(seq_len, batch, 3\)"):
+        lstm(tg.randn(SEQ, BATCH, 5))
+    with pytest.raises(ShapeError, match=r"got \(3, 2, 5\)"):
+        lstm(tg.randn(SEQ, BATCH, 5))
+
+
+def test_wrong_initial_state_shape_names_the_expected_shape():
+    gru = nn.GRU(INPUT, HIDDEN, num_layers=2)
+    with pytest.raises(ShapeError, match=r"GRU: expected h0 of shape \(2, 2, 4\).*got \(1, 2, 4\)"):
+        gru(tg.randn(SEQ, BATCH, INPUT), tg.zeros(1, BATCH, HIDDEN))
+
+
+def test_wrong_cell_state_shape_names_the_cell():
+    cell = nn.LSTMCell(INPUT, HIDDEN)
+    with pytest.raises(ShapeError, match=r"LSTMCell: expected c of shape \(2, 4\), got \(2, 5\)"):
+        cell(tg.randn(BATCH, INPUT), (tg.zeros(BATCH, HIDDEN), tg.zeros(BATCH, 5)))
+
+
+def test_input_dtype_must_match_the_parameters():
+    rnn = nn.RNN(INPUT, HIDDEN)
+    with pytest.raises(DTypeError, match="RNN: input has dtype float64 but the parameters"):
+        rnn(Tensor(np.zeros((SEQ, BATCH, INPUT))))
+
+
+def test_jordan_teacher_forcing_shape_is_checked():
+    net = nn.JordanRNN(INPUT, HIDDEN, 2)
+    with pytest.raises(ShapeError, match=r"teacher_forcing targets of shape \(3, 2, 2\)"):
+        net(tg.randn(SEQ, BATCH, INPUT), teacher_forcing=tg.zeros(SEQ, BATCH, 3))
+
+
+def test_unknown_nonlinearity_is_rejected():
+    with pytest.raises(ValueError, match="nonlinearity must be 'tanh' or 'relu'"):
+        nn.RNN(INPUT, HIDDEN, nonlinearity="sigmoid")

@@ -1,0 +1,398 @@
+"""One time step of the recurrent cells: RNNCell, LSTMCell, GRUCell and a Jordan cell.
+
+The step functions (`rnn_step`, `lstm_step`, `gru_step`) are shared with the unrolled layers in
+recurrent.py, so a cell and a layer compute exactly the same ops. Parameter names, shapes, gate
+orders and the uniform(-1/sqrt(hidden), 1/sqrt(hidden)) initialisation follow PyTorch, so a
+torch state dict loads and gives the same numbers. Each step keeps its op count low (one matmul
+over the concatenated [input, hidden] for all gates, then slices), because an unrolled layer
+records these ops once per time step.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..autograd import scope
+from ..errors import DTypeError, ShapeError
+from ..tensor import Tensor, cat, generator, zeros
+from .module import Module, Parameter
+
+__all__ = [
+    "GRUCell",
+    "JordanRNNCell",
+    "LSTMCell",
+    "RNNCell",
+    "gru_step",
+    "lstm_step",
+    "rnn_step",
+]
+
+_NONLINEARITIES = ("tanh", "relu")
+
+
+def uniform_parameter(shape: tuple, hidden_size: int) -> Parameter:
+    """A float32 Parameter drawn from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)) with the
+    package RNG, PyTorch's initialisation of every recurrent weight and bias."""
+    bound = 1.0 / math.sqrt(hidden_size) if hidden_size > 0 else 0.0
+    data = generator().uniform(-bound, bound, size=shape).astype(np.float32)
+    return Parameter(data)
+
+
+def check_float_input(layer: str, x: Tensor, like: Tensor, what: str = "input") -> None:
+    """Raise a DTypeError naming `layer` when `x` is not the parameters' floating dtype."""
+    if x.dtype != like.dtype:
+        raise DTypeError(
+            f"{layer}: {what} has dtype {x.dtype} but the parameters are {like.dtype}; cast "
+            f"the {what} (e.g. .double() / .float()) or the layer (layer.double() / .float())"
+        )
+
+
+# -- the step functions shared by cells and unrolled layers -----------------------------------
+
+
+def rnn_step(x_parts: tuple, h: Tensor, w_t: Tensor, b: Tensor | None, relu: bool) -> Tensor:
+    """h' = act([x, h] @ w_t + b) for a batch; `w_t` is cat([W_ih, W_hh], 1).T, `b` the summed
+    biases (b_ih + b_hh) and `x_parts` the pieces of the input (a bidirectional layer below
+    hands over its two directions unjoined, which saves one cat per step).
+
+    >>> import numpy as np
+    >>> from tinygrad_lite import Tensor
+    >>> x, h = Tensor(np.ones((1, 2))), Tensor(np.zeros((1, 1)))
+    >>> rnn_step((x,), h, Tensor(np.full((3, 1), 0.5)), None, relu=True).tolist()
+    [[1.0]]
+    """
+    with scope("gates"):
+        pre = cat((*x_parts, h), 1) @ w_t
+        if b is not None:
+            pre = pre + b
+    return pre.relu() if relu else pre.tanh()
+
+
+def lstm_step(
+    x_parts: tuple, h: Tensor, c: Tensor, w_t: Tensor, b: Tensor | None
+) -> tuple[Tensor, Tensor]:
+    """One LSTM step with PyTorch's gate order (i, f, g, o):
+
+        [i f g o] = [x, h] @ w_t + b,  i, f, o = sigmoid(.), g = tanh(.)
+        c' = f * c + i * g,  h' = o * tanh(c')
+
+    `w_t` is cat([W_ih, W_hh], 1).T of shape (input + hidden, 4 * hidden) and `b` is
+    b_ih + b_hh (or None): one matmul for all four gates, then slices.
+
+    >>> import numpy as np
+    >>> from tinygrad_lite import Tensor
+    >>> x, h, c = Tensor(np.ones((1, 1))), Tensor(np.zeros((1, 1))), Tensor(np.ones((1, 1)))
+    >>> h2, c2 = lstm_step((x,), h, c, Tensor(np.zeros((2, 4))), None)
+    >>> c2.tolist()  # f = 0.5 keeps half the cell, i * g = 0.5 * tanh(0) adds nothing
+    [[0.5]]
+    """
+    n = h.shape[-1]
+    with scope("gates"):
+        gates = cat((*x_parts, h), 1) @ w_t
+        if b is not None:
+            gates = gates + b
+        # One sigmoid over all four blocks (the g block is discarded) is fewer recorded ops
+        # than slicing first and calling sigmoid three times.
+        act = gates.sigmoid()
+        i = act[:, :n]
+        f = act[:, n : 2 * n]
+        o = act[:, 3 * n :]
+        g = gates[:, 2 * n : 3 * n].tanh()
+    c = f * c + i * g
+    return o * c.tanh(), c
+
+
+def gru_step(
+    x_parts: tuple,
+    h: Tensor,
+    w_ih_t: Tensor,
+    w_hh_t: Tensor,
+    b_ih: Tensor | None,
+    b_hh: Tensor | None,
+) -> Tensor:
+    """One GRU step with PyTorch's gate order (r, z, n) and its candidate:
+
+        r = sigmoid(W_ir x + b_ir + W_hr h + b_hr),  z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)
+        n = tanh(W_in x + b_in + r * (W_hn h + b_hn)),  h' = (1 - z) * n + z * h
+
+    The reset gate multiplies the hidden projection *after* its bias, so the input and hidden
+    projections stay two matmuls (they cannot share one as in the LSTM).
+
+    >>> import numpy as np
+    >>> from tinygrad_lite import Tensor
+    >>> x, h = Tensor(np.ones((1, 1))), Tensor(np.full((1, 1), 0.5))
+    >>> gru_step((x,), h, Tensor(np.zeros((1, 3))), Tensor(np.zeros((1, 3))), None, None).tolist()
+    [[0.25]]
+    """
+    n = h.shape[-1]
+    x = x_parts[0] if len(x_parts) == 1 else cat(x_parts, 1)
+    with scope("gates"):
+        gx = x @ w_ih_t
+        if b_ih is not None:
+            gx = gx + b_ih
+        gh = h @ w_hh_t
+        if b_hh is not None:
+            gh = gh + b_hh
+        rz = (gx[:, : 2 * n] + gh[:, : 2 * n]).sigmoid()
+        r = rz[:, :n]
+        z = rz[:, n:]
+        cand = (gx[:, 2 * n :] + r * gh[:, 2 * n :]).tanh()
+    # (1 - z) * n + z * h written with one multiplication fewer.
+    return cand + z * (h - cand)
+
+
+# -- the cell modules -------------------------------------------------------------------------
+
+
+class _CellBase(Module):
+    """Shared parameters and input checks of RNNCell, LSTMCell and GRUCell."""
+
+    _gates = 1
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
+        super().__init__()
+        name = type(self).__name__
+        if input_size <= 0 or hidden_size <= 0:
+            raise ValueError(
+                f"{name}: input_size and hidden_size must be positive, got {input_size} and "
+                f"{hidden_size}"
+            )
+        self.input_size = int(input_size)
+        self.hidden_size = int(hidden_size)
+        self.bias = bool(bias)
+        rows = self._gates * self.hidden_size
+        self.weight_ih = uniform_parameter((rows, self.input_size), self.hidden_size)
+        self.weight_hh = uniform_parameter((rows, self.hidden_size), self.hidden_size)
+        if bias:
+            self.bias_ih = uniform_parameter((rows,), self.hidden_size)
+            self.bias_hh = uniform_parameter((rows,), self.hidden_size)
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+
+    def extra_repr(self) -> str:
+        extra = "" if self.bias else ", bias=False"
+        return f"{self.input_size}, {self.hidden_size}{extra}"
+
+    def _batched_input(self, x: Tensor) -> tuple[Tensor, bool]:
+        """(x as (batch, input_size), whether it was unbatched) or a clear error."""
+        name = type(self).__name__
+        if not isinstance(x, Tensor):
+            x = Tensor(x)
+        if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
+            raise ShapeError(
+                f"{name}: expected input of shape (batch, {self.input_size}) or "
+                f"({self.input_size},) unbatched, got {x.shape}"
+            )
+        check_float_input(name, x, self.weight_ih)
+        return (x.unsqueeze(0), True) if x.ndim == 1 else (x, False)
+
+    def _state(self, state, batch: int, unbatched: bool, what: str, like: Tensor) -> Tensor:
+        """A hidden/cell state as (batch, hidden), zeros when None, or a clear error."""
+        name = type(self).__name__
+        if state is None:
+            return zeros(batch, self.hidden_size, dtype=like.dtype)
+        if not isinstance(state, Tensor):
+            state = Tensor(state)
+        want = (self.hidden_size,) if unbatched else (batch, self.hidden_size)
+        if state.shape != want:
+            raise ShapeError(f"{name}: expected {what} of shape {want}, got {state.shape}")
+        check_float_input(name, state, like, what)
+        return state.unsqueeze(0) if unbatched else state
+
+    def _weights(self) -> tuple[Tensor, Tensor | None]:
+        """cat([W_ih, W_hh], 1).T and b_ih + b_hh: the operands of the one-matmul step."""
+        w_t = cat((self.weight_ih, self.weight_hh), 1).T
+        b = self.bias_ih + self.bias_hh if self.bias else None
+        return w_t, b
+
+    def _keras_extra_parameters(self) -> set[str]:
+        # Keras keeps one bias per gate; PyTorch's second bias (bias_hh) has no Keras twin.
+        return {"bias_hh"} if self.bias else set()
+
+
+class RNNCell(_CellBase):
+    """Elman cell: h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh) (or relu), as torch.nn.RNNCell.
+
+    >>> from tinygrad_lite import nn, randn, manual_seed
+    >>> manual_seed(0)
+    >>> cell = nn.RNNCell(3, 4)
+    >>> cell(randn(2, 3)).shape, cell(randn(3)).shape
+    ((2, 4), (4,))
+    """
+
+    def __init__(
+        self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh"
+    ) -> None:
+        if nonlinearity not in _NONLINEARITIES:
+            raise ValueError(
+                f"RNNCell: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}"
+            )
+        super().__init__(input_size, hidden_size, bias)
+        self.nonlinearity = nonlinearity
+
+    def extra_repr(self) -> str:
+        extra = "" if self.nonlinearity == "tanh" else ", nonlinearity='relu'"
+        return super().extra_repr() + extra
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:  # noqa: A002
+        x, unbatched = self._batched_input(input)
+        h = self._state(hx, x.shape[0], unbatched, "hx", self.weight_ih)
+        w_t, b = self._weights()
+        out = rnn_step((x,), h, w_t, b, self.nonlinearity == "relu")
+        return out.squeeze(0) if unbatched else out
+
+
+class LSTMCell(_CellBase):
+    """LSTM cell with PyTorch's gate order (i, f, g, o) and layout (weight_ih is (4*hidden,
+    input)); `forward(input, (h, c))` returns (h', c'), zeros when no state is given.
+
+    >>> from tinygrad_lite import nn, randn, manual_seed
+    >>> manual_seed(0)
+    >>> cell = nn.LSTMCell(3, 4)
+    >>> h, c = cell(randn(2, 3))
+    >>> h.shape, c.shape, cell.weight_ih.shape
+    ((2, 4), (2, 4), (16, 3))
+    """
+
+    _gates = 4
+
+    def forward(self, input: Tensor, hx: tuple | None = None) -> tuple[Tensor, Tensor]:  # noqa: A002
+        x, unbatched = self._batched_input(input)
+        h0, c0 = (None, None) if hx is None else hx
+        h = self._state(h0, x.shape[0], unbatched, "h", self.weight_ih)
+        c = self._state(c0, x.shape[0], unbatched, "c", self.weight_ih)
+        w_t, b = self._weights()
+        h, c = lstm_step((x,), h, c, w_t, b)
+        return (h.squeeze(0), c.squeeze(0)) if unbatched else (h, c)
+
+
+class GRUCell(_CellBase):
+    """GRU cell with PyTorch's gate order (r, z, n) and candidate
+    n = tanh(W_in x + b_in + r * (W_hn h + b_hn)).
+
+    Keras' GRU defaults to reset_after=True, which is this same form with two biases per gate,
+    so `num_parameters("keras")` equals the PyTorch count for the GRU layers.
+
+    >>> from tinygrad_lite import nn, randn, manual_seed
+    >>> manual_seed(0)
+    >>> cell = nn.GRUCell(3, 4)
+    >>> cell(randn(2, 3)).shape, cell.num_parameters("keras") == cell.num_parameters()
+    ((2, 4), True)
+    """
+
+    _gates = 3
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:  # noqa: A002
+        x, unbatched = self._batched_input(input)
+        h = self._state(hx, x.shape[0], unbatched, "hx", self.weight_ih)
+        out = gru_step((x,), h, self.weight_ih.T, self.weight_hh.T, self.bias_ih, self.bias_hh)
+        return out.squeeze(0) if unbatched else out
+
+    def _keras_extra_parameters(self) -> set[str]:
+        return set()  # reset_after=True: Keras keeps both biases, as PyTorch
+
+
+_OUTPUT_ACTIVATIONS = ("identity", "tanh", "sigmoid")
+
+
+class JordanRNNCell(Module):
+    """Jordan network cell: the previous *output* (not the hidden state) feeds the recurrence.
+
+        h_t = tanh(x_t W_ih^T + b_ih + y_{t-1} W_oh^T)        (or relu)
+        y_t = act(h_t W_ho^T + b_ho)                           (act: identity, tanh or sigmoid)
+
+    Under teacher forcing the caller passes the previous *target* as `y_prev` instead of the
+    previous output (see `recurrent.JordanRNN`). Weights are drawn like PyTorch's recurrent
+    weights: U(-1/sqrt(hidden), 1/sqrt(hidden)).
+
+    >>> from tinygrad_lite import nn, randn, manual_seed
+    >>> manual_seed(0)
+    >>> cell = nn.JordanRNNCell(3, 5, 2)
+    >>> h, y = cell(randn(4, 3))
+    >>> h.shape, y.shape
+    ((4, 5), (4, 2))
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        output_size: int,
+        bias: bool = True,
+        nonlinearity: str = "tanh",
+        output_activation: str = "identity",
+    ) -> None:
+        super().__init__()
+        if nonlinearity not in _NONLINEARITIES:
+            raise ValueError(
+                f"JordanRNNCell: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}"
+            )
+        if output_activation not in _OUTPUT_ACTIVATIONS:
+            raise ValueError(
+                f"JordanRNNCell: output_activation must be one of {_OUTPUT_ACTIVATIONS}, got "
+                f"{output_activation!r}"
+            )
+        if min(input_size, hidden_size, output_size) <= 0:
+            raise ValueError(
+                f"JordanRNNCell: sizes must be positive, got input {input_size}, hidden "
+                f"{hidden_size}, output {output_size}"
+            )
+        self.input_size, self.hidden_size = int(input_size), int(hidden_size)
+        self.output_size, self.bias = int(output_size), bool(bias)
+        self.nonlinearity, self.output_activation = nonlinearity, output_activation
+        self.weight_ih = uniform_parameter((hidden_size, input_size), hidden_size)
+        self.weight_oh = uniform_parameter((hidden_size, output_size), hidden_size)
+        self.weight_ho = uniform_parameter((output_size, hidden_size), hidden_size)
+        if bias:
+            self.bias_ih = uniform_parameter((hidden_size,), hidden_size)
+            self.bias_ho = uniform_parameter((output_size,), hidden_size)
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_ho", None)
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}, {self.output_size}"
+
+    def step(self, x: Tensor, y_prev: Tensor) -> tuple[Tensor, Tensor]:
+        """(h_t, y_t) for a batch x (batch, input) and y_prev (batch, output), no checks."""
+        with scope("gates"):
+            pre = cat((x, y_prev), 1) @ cat((self.weight_ih, self.weight_oh), 1).T
+            if self.bias:
+                pre = pre + self.bias_ih
+        h = pre.relu() if self.nonlinearity == "relu" else pre.tanh()
+        with scope("output"):
+            y = h @ self.weight_ho.T
+            if self.bias:
+                y = y + self.bias_ho
+            if self.output_activation == "tanh":
+                y = y.tanh()
+            elif self.output_activation == "sigmoid":
+                y = y.sigmoid()
+        return h, y
+
+    def forward(self, input: Tensor, y_prev: Tensor | None = None) -> tuple[Tensor, Tensor]:  # noqa: A002
+        if not isinstance(input, Tensor):
+            input = Tensor(input)  # noqa: A001
+        if input.ndim not in (1, 2) or input.shape[-1] != self.input_size:
+            raise ShapeError(
+                f"JordanRNNCell: expected input of shape (batch, {self.input_size}) or "
+                f"({self.input_size},) unbatched, got {input.shape}"
+            )
+        check_float_input("JordanRNNCell", input, self.weight_ih)
+        unbatched = input.ndim == 1
+        x = input.unsqueeze(0) if unbatched else input
+        if y_prev is None:
+            y = zeros(x.shape[0], self.output_size, dtype=self.weight_ih.dtype)
+        else:
+            want = (self.output_size,) if unbatched else (x.shape[0], self.output_size)
+            if y_prev.shape != want:
+                raise ShapeError(
+                    f"JordanRNNCell: expected y_prev of shape {want}, got {y_prev.shape}"
+                )
+            check_float_input("JordanRNNCell", y_prev, self.weight_ih, "y_prev")
+            y = y_prev.unsqueeze(0) if unbatched else y_prev
+        h, y = self.step(x, y)
+        return (h.squeeze(0), y.squeeze(0)) if unbatched else (h, y)

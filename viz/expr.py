@@ -1,0 +1,763 @@
+"""The safe expression language of the `tinygrad-lite` command line.
+
+A user types `sqrt(x**2 + b)` or `relu(X @ W + b)` in a shell; we must turn it into a recorded
+graph without ever handing the text to `eval`. The text is parsed with `ast` and walked, with an
+explicit stack, against a whitelist: numbers, names, + - * / ** @, unary minus and plus, and
+calls to a fixed table of functions. Anything else is refused with an `ExprError` whose
+one-line message says what was refused and where (column and the offending text). The values of
+`--set NAME=VALUE` go through the same parser with an even smaller whitelist (numbers, literal
+lists, `randn(4, 3)`-style constructors) or are read from a `.npy` file with `@path`.
+"""
+
+from __future__ import annotations
+
+import ast
+import keyword
+import math
+import os
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+
+import numpy as np
+
+import tinygrad_lite as tg
+from tinygrad_lite import Tensor, Value
+from tinygrad_lite.value import maximum as value_maximum
+
+__all__ = [
+    "EXPRESSION_FUNCTIONS",
+    "ExprError",
+    "MAX_DEPTH",
+    "MAX_ELEMENTS",
+    "MAX_LENGTH",
+    "VALUE_FUNCTIONS",
+    "evaluate",
+    "make_leaves",
+    "parse_assignment",
+    "parse_expression",
+    "parse_value",
+]
+
+MAX_LENGTH = 1000  # characters in one expression or --set value
+MAX_DEPTH = 60  # nesting of the syntax tree (parentheses, calls, operator chains)
+MAX_ELEMENTS = 1_000_000  # elements in any tensor an expression may create or combine
+
+# name -> (fewest, most arguments, what it does); the whitelist of calls in an expression.
+EXPRESSION_FUNCTIONS: dict[str, tuple[int, int, str]] = {
+    "sqrt": (1, 1, "square root"),
+    "exp": (1, 1, "e**x"),
+    "log": (1, 1, "natural logarithm"),
+    "tanh": (1, 1, "hyperbolic tangent"),
+    "sigmoid": (1, 1, "1 / (1 + exp(-x))"),
+    "relu": (1, 1, "max(0, x)"),
+    "abs": (1, 1, "|x|"),
+    "max": (1, 2, "max(a, b) elementwise (max(0, x) is relu); max(X) reduces a tensor"),
+    "min": (1, 2, "min(a, b) elementwise; min(X) reduces a tensor"),
+    "maximum": (2, 2, "elementwise maximum"),
+    "minimum": (2, 2, "elementwise minimum"),
+    "sum": (1, 2, "sum(X) or sum(X, axis)"),
+    "mean": (1, 2, "mean(X) or mean(X, axis)"),
+    "logsumexp": (1, 2, "log(sum(exp(X))), stably"),
+    "softmax": (1, 2, "softmax(X) over the last axis, or softmax(X, axis)"),
+    "log_softmax": (1, 2, "log(softmax(X))"),
+    "transpose": (1, 1, "matrix transpose"),
+}
+
+# name -> (fewest, most arguments, what it makes); the whitelist of calls in a --set value.
+VALUE_FUNCTIONS: dict[str, tuple[int, int, str]] = {
+    "randn": (0, 8, "standard normal samples of the given shape"),
+    "rand": (0, 8, "uniform samples in [0, 1)"),
+    "zeros": (0, 8, "zeros of the given shape"),
+    "ones": (0, 8, "ones of the given shape"),
+    "full": (2, 2, "full(shape, value), e.g. full((2, 3), 0.5)"),
+    "arange": (1, 3, "arange(stop) or arange(start, stop[, step])"),
+    "eye": (1, 2, "eye(n) or eye(n, m)"),
+}
+
+# Functions whose second argument is an axis: it must be an integer literal.
+_AXIS_FUNCTIONS = {"sum", "mean", "logsumexp", "softmax", "log_softmax", "max", "min"}
+
+# Friendly names for the syntax that is refused, so the message says what the user wrote.
+_REFUSED = {
+    "Attribute": "attribute access is",
+    "Subscript": "indexing is",
+    "Lambda": "lambda is",
+    "ListComp": "comprehensions are",
+    "SetComp": "comprehensions are",
+    "DictComp": "comprehensions are",
+    "GeneratorExp": "generator expressions are",
+    "Compare": "comparisons are",
+    "BoolOp": "'and'/'or' are",
+    "IfExp": "conditional expressions are",
+    "NamedExpr": "':=' assignments are",
+    "JoinedStr": "f-strings are",
+    "FormattedValue": "f-strings are",
+    "Starred": "'*' unpacking is",
+    "Dict": "dicts are",
+    "Set": "sets are",
+    "List": "lists are",
+    "Tuple": "tuples are",
+    "Await": "await is",
+    "Yield": "yield is",
+    "YieldFrom": "yield is",
+    "Slice": "slices are",
+}
+_BINARY = {
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.Div: "/",
+    ast.Pow: "**",
+    ast.MatMult: "@",
+}
+_OPERATOR_WORDS = {
+    ast.FloorDiv: "'//'",
+    ast.Mod: "'%'",
+    ast.LShift: "'<<'",
+    ast.RShift: "'>>'",
+    ast.BitOr: "'|'",
+    ast.BitXor: "'^'",
+    ast.BitAnd: "'&'",
+    ast.Not: "'not'",
+    ast.Invert: "'~'",
+}
+
+
+class ExprError(ValueError):
+    """A refused or failing expression. `str(err)` is one line that names what went wrong and
+    where; `column` (1-based, or None) and `snippet` locate it, and `caret()` draws it.
+
+    >>> from viz.expr import parse_expression, ExprError
+    >>> try:
+    ...     parse_expression("x.__class__")
+    ... except ExprError as err:
+    ...     print(err)
+    ...     print(err.caret())
+    attribute access is not allowed, at column 1: x.__class__
+    x.__class__
+    ^^^^^^^^^^^
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        source: str = "",
+        column: int | None = None,
+        end_column: int | None = None,
+    ):
+        reason = " ".join(str(reason).split())  # always exactly one line
+        self.reason = reason
+        self.source = source
+        self.column = column
+        self.end_column = end_column
+        self.snippet = ""
+        if column is not None and source:
+            end = end_column if end_column is not None else column
+            self.snippet = source[column - 1 : max(end, column) - 1] or source[column - 1 :]
+        message = reason
+        if column is not None:
+            # Non-printable characters are shown escaped so the message stays one line.
+            shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in self.snippet)
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            message = f"{reason}, at column {column}" + (f": {shown}" if shown else "")
+        super().__init__(message)
+
+    def caret(self) -> str:
+        """The source with carets under the offending part (two lines)."""
+        if self.column is None or not self.source:
+            return self.source
+        width = max(len(self.snippet), 1)
+        return f"{self.source}\n{' ' * (self.column - 1)}{'^' * width}"
+
+
+# -- parsing ------------------------------------------------------------------------------
+
+
+def _span(source: str, node: ast.AST) -> tuple[int | None, int | None]:
+    """1-based character columns [start, end) of a node (ast counts UTF-8 bytes)."""
+    if not hasattr(node, "col_offset"):
+        return None, None
+    raw = source.encode("utf-8")
+
+    def chars(offset: int) -> int:
+        return len(raw[:offset].decode("utf-8", errors="ignore"))
+
+    start = chars(node.col_offset) + 1
+    end_offset = getattr(node, "end_col_offset", None)
+    end = chars(end_offset) + 1 if end_offset is not None else None
+    return start, end
+
+
+def _error(reason: str, source: str, node: ast.AST | None = None) -> ExprError:
+    if node is None:
+        return ExprError(reason, source)
+    start, end = _span(source, node)
+    return ExprError(reason, source, start, end)
+
+
+def _parse(source: str, what: str) -> ast.Expression:
+    if not isinstance(source, str):
+        raise ExprError(f"{what} must be text, got {type(source).__name__}")
+    if not source.strip():
+        raise ExprError(f"the {what} is empty")
+    if len(source) > MAX_LENGTH:
+        raise ExprError(f"the {what} is {len(source)} characters long; the limit is {MAX_LENGTH}")
+    for i, ch in enumerate(source):
+        if not ch.isprintable():
+            raise ExprError(
+                f"the {what} must be one line of printable text; found {ch!r}", source, i + 1
+            )
+    try:
+        with warnings.catch_warnings():
+            # SyntaxWarnings (e.g. "'int' object is not callable") would otherwise be printed
+            # or, under -W error, turn into a second kind of exception.
+            warnings.simplefilter("ignore")
+            return ast.parse(source, mode="eval")
+    except SyntaxError as err:
+        column = err.offset if err.offset and 0 < err.offset <= len(source) + 1 else None
+        return_reason = f"syntax error in the {what} ({err.msg})"
+        raise ExprError(return_reason, source, column) from None
+    except (ValueError, MemoryError, RecursionError, OverflowError) as err:
+        raise ExprError(f"cannot parse the {what}: {err}", source) from None
+
+
+def _operands(node: ast.AST) -> list[ast.AST]:
+    """The sub-expressions of a whitelisted node, in evaluation order."""
+    if isinstance(node, ast.BinOp):
+        return [node.left, node.right]
+    if isinstance(node, ast.UnaryOp):
+        return [node.operand]
+    if isinstance(node, ast.Call):
+        return list(node.args)
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return list(node.elts)
+    return []
+
+
+def _check_number(node: ast.Constant, source: str) -> None:
+    value = node.value
+    if isinstance(value, bool) or value is None or value is Ellipsis:
+        raise _error(f"{value!r} is not a number", source, node)
+    if isinstance(value, (str, bytes)):
+        raise _error("strings are not allowed", source, node)
+    if isinstance(value, complex):
+        raise _error("complex numbers are not allowed", source, node)
+    if not isinstance(value, (int, float)):  # pragma: no cover - ast has no other constants
+        raise _error(f"{type(value).__name__} constants are not allowed", source, node)
+    try:
+        float(value)
+    except OverflowError:
+        raise _error("this number is too large for a float", source, node) from None
+
+
+def _is_int_literal(node: ast.AST) -> bool:
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        node = node.operand
+    return (
+        isinstance(node, ast.Constant)
+        and isinstance(node.value, int)
+        and not isinstance(node.value, bool)
+    )
+
+
+def _validate(tree: ast.Expression, source: str, functions: Mapping, lists: bool) -> None:
+    """Walk the tree (explicit stack) and refuse anything outside the whitelist."""
+    stack: list[tuple[ast.AST, int]] = [(tree.body, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise _error(f"the expression is nested more than {MAX_DEPTH} levels", source, node)
+        if isinstance(node, ast.Constant):
+            _check_number(node, source)
+        elif isinstance(node, ast.Name):
+            _check_name(node, source, functions)
+        elif isinstance(node, ast.BinOp):
+            if type(node.op) not in _BINARY:
+                word = _OPERATOR_WORDS.get(type(node.op), type(node.op).__name__)
+                raise _error(f"the operator {word} is not allowed", source, node)
+        elif isinstance(node, ast.UnaryOp):
+            if not isinstance(node.op, (ast.USub, ast.UAdd)):
+                word = _OPERATOR_WORDS.get(type(node.op), type(node.op).__name__)
+                raise _error(f"the operator {word} is not allowed", source, node)
+        elif isinstance(node, ast.Call):
+            _check_call(node, source, functions)
+        elif lists and isinstance(node, ast.List):
+            pass
+        elif lists and isinstance(node, ast.Tuple) and node in _full_shapes(tree):
+            pass  # a tuple only as the shape of full((2, 3), value)
+        else:
+            what = _REFUSED.get(type(node).__name__, f"{type(node).__name__.lower()} is")
+            raise _error(f"{what} not allowed", source, node)
+        for child in reversed(_operands(node)):
+            stack.append((child, depth + 1))
+
+
+def _full_shapes(tree: ast.Expression) -> list[ast.AST]:
+    shapes = []
+    stack: list[ast.AST] = [tree.body]
+    while stack:
+        node = stack.pop()
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "full"
+            and node.args
+        ):
+            shapes.append(node.args[0])
+        stack.extend(_operands(node))
+    return shapes
+
+
+def _check_name(node: ast.Name, source: str, functions: Mapping) -> None:
+    if node.id.startswith("_"):
+        raise _error("names starting with '_' are not allowed", source, node)
+    if not node.id.isascii():
+        raise _error("names must be ASCII letters, digits and '_'", source, node)
+    if node.id in functions:
+        raise _error(f"{node.id} is a function; call it as {node.id}(...)", source, node)
+
+
+def _check_call(node: ast.Call, source: str, functions: Mapping) -> None:
+    func = node.func
+    if not isinstance(func, ast.Name):
+        what = _REFUSED.get(type(func).__name__, "this kind of call is")
+        raise _error(f"{what} not allowed", source, func)
+    if func.id.startswith("_"):
+        raise _error("names starting with '_' are not allowed", source, func)
+    if func.id not in functions:
+        known = ", ".join(sorted(functions))
+        raise _error(f"unknown function {func.id!r} (known: {known})", source, func)
+    if node.keywords:
+        raise _error("keyword arguments are not allowed", source, node.keywords[0] or node)
+    for arg in node.args:
+        if isinstance(arg, ast.Starred):
+            raise _error("'*' unpacking is not allowed", source, arg)
+    fewest, most, _ = functions[func.id]
+    if not fewest <= len(node.args) <= most:
+        counts = f"{fewest}" if fewest == most else f"{fewest} to {most}"
+        raise _error(
+            f"{func.id}() takes {counts} argument{'s' if most != 1 else ''}, got {len(node.args)}",
+            source,
+            node,
+        )
+    if func.id in _AXIS_FUNCTIONS and len(node.args) == 2:
+        if func.id in ("max", "min"):
+            return  # max(a, b) is elementwise; no axis form
+        if not _is_int_literal(node.args[1]):
+            raise _error(f"the axis of {func.id}() must be an integer", source, node.args[1])
+
+
+def parse_expression(source: str) -> ast.Expression:
+    """Parse and check an expression; the tree is returned only if every part is allowed.
+
+    >>> from viz.expr import parse_expression
+    >>> type(parse_expression("sqrt(x**2 + b)").body).__name__
+    'Call'
+    """
+    source = source.strip() if isinstance(source, str) else source
+    tree = _parse(source, "expression")
+    _validate(tree, source, EXPRESSION_FUNCTIONS, lists=False)
+    return tree
+
+
+# -- evaluation ---------------------------------------------------------------------------
+
+
+def _walk_evaluate(tree: ast.Expression, apply: Callable[[ast.AST, list], object]):
+    """Post-order evaluation with an explicit stack: children first, left to right."""
+    results: list = []
+    stack: list[tuple[ast.AST, bool]] = [(tree.body, False)]
+    while stack:
+        node, ready = stack.pop()
+        children = _operands(node)
+        if not ready:
+            stack.append((node, True))
+            stack.extend((child, False) for child in reversed(children))
+            continue
+        count = len(children)
+        args = results[len(results) - count :] if count else []
+        del results[len(results) - count :]
+        results.append(apply(node, args))
+    return results[0]
+
+
+def _kind(x) -> str:
+    if isinstance(x, Tensor):
+        return f"a tensor of shape {x.shape}"
+    if isinstance(x, Value):
+        return "a scalar"
+    return "a number"
+
+
+def _number_op(symbol: str, a: float, b: float) -> float:
+    """Arithmetic on two plain numbers. Python floats raise where numpy would give inf/NaN;
+    here an overflow is refused (9**9**9 must not hang or fill the graph with inf)."""
+    if symbol == "+":
+        return a + b
+    if symbol == "-":
+        return a - b
+    if symbol == "*":
+        return a * b
+    if symbol == "/":
+        return a / b
+    out = a**b
+    return math.nan if isinstance(out, complex) else float(out)
+
+
+def _check_size(shape: tuple, what: str) -> None:
+    count = math.prod(shape)
+    if count > MAX_ELEMENTS:
+        raise ValueError(
+            f"{what} would have shape {shape} ({count:,} elements); the limit is {MAX_ELEMENTS:,}"
+        )
+
+
+def _binary(symbol: str, a, b):
+    if isinstance(a, float) and isinstance(b, float):
+        return _number_op(symbol, a, b)
+    if symbol == "@":
+        if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
+            raise TypeError(
+                f"@ needs two tensors, got {_kind(a)} and {_kind(b)}; set matrices with "
+                "--set X=randn(2,3)"
+            )
+        if a.ndim >= 1 and b.ndim >= 1:
+            rows = a.shape[:-1]
+            cols = b.shape[-1:] if b.ndim >= 2 else ()
+            _check_size(tuple(rows) + tuple(cols), "the product")
+        return a @ b
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        try:
+            shape = np.broadcast_shapes(a.shape, b.shape)
+        except ValueError:
+            shape = None  # the engine's own op reports the mismatch, naming the shapes
+        if shape is not None:
+            _check_size(shape, f"the result of {symbol}")
+    if symbol == "+":
+        return a + b
+    if symbol == "-":
+        return a - b
+    if symbol == "*":
+        return a * b
+    if symbol == "/":
+        return a / b
+    return a**b
+
+
+def _as_constant_value(x: float) -> Value:
+    return Value(x, requires_grad=False)
+
+
+def _unary_function(name: str, x):
+    if isinstance(x, float):  # a function of a plain number: computed, not recorded
+        return getattr(_as_constant_value(x), name)().data
+    return getattr(x, name)()
+
+
+def _elementwise_max(a, b, largest: bool):
+    if isinstance(a, float) and isinstance(b, float):
+        return max(a, b) if largest else min(a, b)
+    if isinstance(a, Value) or isinstance(b, Value):
+        if largest:
+            return value_maximum(a, b)
+        # Values have no minimum op; min(a, b) = -max(-a, -b) keeps the same gradient rule.
+        return -value_maximum(-a, -b)
+    return tg.maximum(a, b) if largest else tg.minimum(a, b)
+
+
+def _needs_tensor(name: str, x) -> None:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}() needs a tensor, got {_kind(x)}; set one with --set X=randn(3)")
+
+
+def _call(node: ast.Call, args: list):
+    name = node.func.id
+    if name in ("sqrt", "exp", "log", "tanh", "sigmoid", "relu", "abs"):
+        return _unary_function(name, args[0])
+    if name in ("max", "min") and len(args) == 2:
+        if name == "max":
+            # max(0, x) and max(x, 0) are relu, drawn as one relu node (gradient 0 at 0).
+            for zero, other in ((0, 1), (1, 0)):
+                arg = node.args[zero]
+                if isinstance(arg, ast.Constant) and arg.value == 0:
+                    return _unary_function("relu", args[other])
+        return _elementwise_max(args[0], args[1], name == "max")
+    if name in ("maximum", "minimum"):
+        return _elementwise_max(args[0], args[1], name == "maximum")
+    if name in ("max", "min", "sum", "mean"):
+        if not isinstance(args[0], Tensor):  # the sum of one scalar is itself
+            if len(args) == 2:
+                raise TypeError(f"{name}() of {_kind(args[0])} takes no axis")
+            return args[0]
+        axis = int(args[1]) if len(args) == 2 else None
+        return getattr(args[0], name)(axis)
+    if name in ("logsumexp", "softmax", "log_softmax"):
+        _needs_tensor(name, args[0])
+        if len(args) == 2:
+            return getattr(args[0], name)(int(args[1]))
+        return getattr(args[0], name)() if name != "logsumexp" else args[0].logsumexp()
+    if name == "transpose":
+        return args[0].T if isinstance(args[0], Tensor) else args[0]
+    raise AssertionError(f"no rule for {name}")  # pragma: no cover - table and rules agree
+
+
+def _evaluation_failure(node: ast.AST, err: BaseException) -> str:
+    if isinstance(node, ast.Call):
+        where = f"{node.func.id}()"
+    elif isinstance(node, ast.BinOp):
+        where = _BINARY[type(node.op)]
+    else:
+        where = "-"
+    if isinstance(err, OverflowError):
+        return f"{where}: the result is too large (overflow)"
+    if isinstance(err, ZeroDivisionError):
+        return f"{where}: division by zero"
+    if isinstance(err, MemoryError):
+        return f"{where}: not enough memory for the result"
+    text = str(err) or type(err).__name__
+    return text if text.startswith(where.rstrip("()")) else f"{where}: {text}"
+
+
+def evaluate(source: str, variables: Mapping[str, object]):
+    """Evaluate an expression on named Values or Tensors; the result records the graph.
+
+    Plain numbers in the text are constants. Errors (undefined names, shape mismatches,
+    overflow) raise ExprError pointing at the part of the text that failed.
+
+    >>> from tinygrad_lite import Value
+    >>> from viz.expr import evaluate
+    >>> x, b = Value(3.0, label="x"), Value(1.0, label="b")
+    >>> y = evaluate("sqrt(x**2 + b)", {"x": x, "b": b})
+    >>> y.backward()
+    >>> round(y.data, 4), round(x.grad, 4)
+    (3.1623, 0.9487)
+    """
+    # Surrounding spaces are dropped (ast would call a leading space an indent); columns in
+    # messages count from the first non-space character.
+    source = source.strip() if isinstance(source, str) else source
+    tree = parse_expression(source)
+    for node in _names(tree):
+        if node.id not in variables:
+            defined = ", ".join(sorted(variables)) or "none"
+            raise _error(
+                f"undefined name {node.id!r} (defined: {defined}); set it with --set {node.id}=...",
+                source,
+                node,
+            )
+
+    def apply(node: ast.AST, args: list):
+        if isinstance(node, ast.Constant):
+            return float(node.value)
+        if isinstance(node, ast.Name):
+            return variables[node.id]
+        try:
+            if isinstance(node, ast.UnaryOp):
+                return -args[0] if isinstance(node.op, ast.USub) else args[0]
+            if isinstance(node, ast.BinOp):
+                return _binary(_BINARY[type(node.op)], args[0], args[1])
+            return _call(node, args)
+        except (ArithmeticError, ValueError, TypeError, IndexError, MemoryError) as err:
+            raise _error(_evaluation_failure(node, err), source, node) from None
+
+    with np.errstate(all="ignore"):  # inf/NaN are results to draw, not warnings
+        return _walk_evaluate(tree, apply)
+
+
+def _names(tree: ast.Expression) -> Iterable[ast.Name]:
+    """Every variable name in the tree, left to right."""
+    found = []
+    stack: list[ast.AST] = [tree.body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Name):
+            found.append(node)
+        stack.extend(reversed(_operands(node)))
+    return found
+
+
+# -- --set values -------------------------------------------------------------------------
+
+
+def parse_assignment(text: str) -> tuple[str, str]:
+    """Split `NAME=VALUE` and check that NAME can be used in an expression.
+
+    >>> from viz.expr import parse_assignment
+    >>> parse_assignment("X = randn(4, 3)")
+    ('X', 'randn(4, 3)')
+    """
+    name, sep, value = text.partition("=")
+    name, value = name.strip(), value.strip()
+    if not sep:
+        raise ExprError(f"--set needs NAME=VALUE, got {text!r}")
+    if not name.isidentifier() or not name.isascii():
+        raise ExprError(f"--set {text!r}: {name!r} is not a valid name (letters, digits, _)")
+    if keyword.iskeyword(name):
+        raise ExprError(f"--set {text!r}: {name!r} is a Python keyword; choose another name")
+    if name.startswith("_"):
+        raise ExprError(f"--set {text!r}: names starting with '_' are not allowed")
+    if name in EXPRESSION_FUNCTIONS:
+        raise ExprError(f"--set {text!r}: {name!r} is a function name; choose another name")
+    if not value:
+        raise ExprError(f"--set {text!r}: the value after '=' is empty")
+    return name, value
+
+
+def _shape(node: ast.Call, args: list) -> tuple[int, ...]:
+    shape = []
+    for arg, value in zip(node.args, args):
+        if not _is_int_literal(arg) or value < 0:
+            raise ValueError("sizes must be non-negative integers")
+        shape.append(int(value))
+    _check_size(tuple(shape), "the tensor")
+    return tuple(shape)
+
+
+def _construct(node: ast.Call, args: list) -> np.ndarray:
+    name = node.func.id
+    if name in ("randn", "rand", "zeros", "ones"):
+        shape = _shape(node, args)
+        maker = {"randn": tg.randn, "rand": tg.rand, "zeros": tg.zeros, "ones": tg.ones}[name]
+        return maker(*shape, dtype=np.float64).data
+    if name == "full":
+        size, fill = node.args[0], args[1]
+        if isinstance(size, ast.Tuple):
+            shape = _shape(ast.Call(func=node.func, args=size.elts, keywords=[]), args[0])
+        else:
+            shape = _shape(ast.Call(func=node.func, args=[size], keywords=[]), [args[0]])
+        if not isinstance(fill, float):
+            raise ValueError("the fill value must be a number")
+        return np.full(shape, fill, dtype=np.float64)
+    if name == "arange":
+        if not all(isinstance(a, float) for a in args):
+            raise ValueError("arange() takes numbers")
+        start, stop, step = (0.0, args[0], 1.0) if len(args) == 1 else (*args, 1.0)[:3]
+        if step == 0:
+            raise ValueError("the step must not be 0")
+        count = max(math.ceil((stop - start) / step), 0)
+        _check_size((count,), "arange()")
+        return np.arange(start, stop, step, dtype=np.float64)
+    # eye
+    if not all(_is_int_literal(a) for a in node.args) or min(args) < 0:
+        raise ValueError("eye() takes non-negative integers")
+    n = int(args[0])
+    m = int(args[1]) if len(args) == 2 else n
+    _check_size((n, m), "eye()")
+    return np.eye(n, m, dtype=np.float64)
+
+
+def _load_npy(path: str, text: str) -> np.ndarray:
+    shown = f"--set {text}"
+    try:
+        loaded = np.load(os.path.expanduser(path), allow_pickle=False)
+    except FileNotFoundError:
+        raise ExprError(f"{shown}: no such file {path!r}") from None
+    except IsADirectoryError:
+        raise ExprError(f"{shown}: {path!r} is a directory, not a .npy file") from None
+    except PermissionError:
+        raise ExprError(f"{shown}: no permission to read {path!r}") from None
+    except ValueError as err:
+        reason = (
+            "it holds Python objects, which are never unpickled"
+            if "pickle" in str(err)
+            else f"it is not a .npy file ({err})"
+        )
+        raise ExprError(f"{shown}: cannot load {path!r}: {reason}") from None
+    except (OSError, EOFError) as err:
+        raise ExprError(f"{shown}: cannot read {path!r}: {err}") from None
+    if not isinstance(loaded, np.ndarray):  # an .npz archive holds several arrays
+        if hasattr(loaded, "close"):
+            loaded.close()
+        raise ExprError(f"{shown}: {path!r} holds several arrays; save one array with np.save")
+    if loaded.dtype.kind not in "biuf":
+        raise ExprError(f"{shown}: {path!r} holds {loaded.dtype} data; a numeric array is needed")
+    if loaded.size > MAX_ELEMENTS:
+        raise ExprError(
+            f"{shown}: {path!r} has {loaded.size:,} elements; the limit is {MAX_ELEMENTS:,}"
+        )
+    return loaded.astype(np.float64)
+
+
+def parse_value(text: str, name: str = "value") -> float | np.ndarray:
+    """The value of one `--set`: a number, a literal list, a constructor call such as
+    `randn(4, 3)`, `zeros(3)`, `ones(2, 2)`, `rand(3)`, `full((2, 3), 0.5)`, `arange(4)`,
+    `eye(3)`, or `@file.npy`. Numbers come back as floats, everything else as float64 arrays.
+
+    >>> from viz.expr import parse_value
+    >>> parse_value("-3"), parse_value("[1, 2, 3]").tolist(), parse_value("zeros(2, 1)").shape
+    (-3.0, [1.0, 2.0, 3.0], (2, 1))
+    """
+    if text.startswith("@"):
+        return _load_npy(text[1:].strip(), f"{name}={text}")
+    try:
+        return _parse_value(text)
+    except ExprError as err:  # say which --set failed; the column is within its value
+        raise ExprError(f"--set {name}: {err.reason}", text, err.column, err.end_column) from None
+
+
+def _parse_value(text: str) -> float | np.ndarray:
+    text = text.strip()
+    tree = _parse(text, "value")
+    _validate(tree, text, VALUE_FUNCTIONS, lists=True)
+    if _names(tree):
+        node = _names(tree)[0]
+        raise _error(
+            f"a --set value cannot use the name {node.id!r}; use a number, a list or one of "
+            f"{', '.join(sorted(VALUE_FUNCTIONS))}",
+            text,
+            node,
+        )
+
+    def apply(node: ast.AST, args: list):
+        if isinstance(node, ast.Constant):
+            return float(node.value)
+        try:
+            if isinstance(node, ast.UnaryOp):
+                if not isinstance(args[0], float):
+                    raise ValueError("'-' applies to numbers here")
+                return -args[0] if isinstance(node.op, ast.USub) else args[0]
+            if isinstance(node, ast.BinOp):
+                if not (isinstance(args[0], float) and isinstance(args[1], float)):
+                    raise ValueError("arithmetic in a --set value applies to numbers only")
+                return _number_op(_BINARY[type(node.op)], args[0], args[1])
+            if isinstance(node, ast.Tuple):
+                return list(args)
+            if isinstance(node, ast.List):
+                return np.array(args, dtype=np.float64)
+            return _construct(node, args)
+        except (ArithmeticError, ValueError, TypeError, MemoryError) as err:
+            if isinstance(node, ast.List):
+                reason = "the list is not rectangular (rows of different lengths)"
+            elif isinstance(node, ast.Call):
+                reason = f"{node.func.id}(): {err}"
+            else:
+                reason = _evaluation_failure(node, err)
+            raise _error(reason, text, node) from None
+
+    with np.errstate(all="ignore"):
+        return _walk_evaluate(tree, apply)
+
+
+def make_leaves(assignments: Iterable[str]) -> dict[str, Value | Tensor]:
+    """Turn `--set` texts into named leaves that require grad. If any value is an array,
+    every value becomes a float64 Tensor (scalars 0-d) so they combine; otherwise all are
+    Values. Leaves carry their names as labels.
+
+    >>> from viz.expr import make_leaves
+    >>> leaves = make_leaves(["x=3", "b=1"])
+    >>> leaves["x"]
+    Value(x=3, grad=0)
+    >>> {k: v.shape for k, v in make_leaves(["X=ones(2, 3)", "c=2"]).items()}
+    {'X': (2, 3), 'c': ()}
+    """
+    raw: dict[str, float | np.ndarray] = {}
+    for text in assignments:
+        name, value = parse_assignment(text)
+        if name in raw:
+            raise ExprError(f"--set {text!r}: {name!r} is set twice")
+        raw[name] = parse_value(value, name)
+    if any(isinstance(v, np.ndarray) for v in raw.values()):
+        return {
+            name: Tensor(np.asarray(v, dtype=np.float64), requires_grad=True, name=name)
+            for name, v in raw.items()
+        }
+    return {name: Value(v, label=name) for name, v in raw.items()}
