@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy loads (see common.py)
 
 import numpy as np  # noqa: E402
-from common import console, print_header, print_table, time_best  # noqa: E402
+from common import console, print_header, print_table, time_best, time_interleaved  # noqa: E402
 
 from tinygrad_lite import Tensor, Value  # noqa: E402
 
@@ -99,20 +99,13 @@ def main(quick: bool = False) -> dict[str, object]:
         time_best("Value relu chain (3 ops/step)", lambda: relu_chain(Value, DEPTH), repeat=repeat),
     ]
     print_table(f"depth {DEPTH:,} (gc on)", rows)
-    small = [
-        time_best(
-            "micrograd relu chain",
-            lambda: relu_chain(MicroValue, depth_limit),
-            repeat=20,
-            note=f"depth {depth_limit}",
-        ),
-        time_best(
-            "Value relu chain",
-            lambda: relu_chain(Value, depth_limit),
-            repeat=20,
-            note=f"depth {depth_limit}",
-        ),
-    ]
+    small = time_interleaved(
+        [
+            ("micrograd relu chain", lambda: relu_chain(MicroValue, depth_limit)),
+            ("Value relu chain", lambda: relu_chain(Value, depth_limit)),
+        ],
+        repeat=20,
+    )
     ratios = print_table(
         f"depth {depth_limit}: where micrograd still runs (gc on)", small, "micrograd relu chain"
     )

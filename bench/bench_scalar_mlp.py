@@ -123,7 +123,7 @@ def teardown(model, xs, ys, repeat: int = 5) -> str:
 def main(quick: bool = False) -> dict[str, float]:
     from micrograd.engine import Value as MicroValue
 
-    repeat = 3 if quick else 7
+    repeat = 3 if quick else 5
     xs, ys = make_moons()
     ours = MLP(Value, 2, [16, 16, 1])
     theirs = MLP(MicroValue, 2, [16, 16, 1])

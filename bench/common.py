@@ -132,9 +132,11 @@ def time_interleaved(
 
 def environment() -> str:
     """One line describing the machine and the versions that the figures depend on."""
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return (
         f"Python {platform.python_version()} ({sys.implementation.name}), numpy {np.__version__}, "
-        f"{os.cpu_count()} CPUs, {platform.machine()}, gc thresholds {gc.get_threshold()}"
+        f"{os.cpu_count()} CPUs, {platform.machine()}, gc thresholds {gc.get_threshold()}, "
+        f"load average {load:.1f} (other processes share the machine)"
     )
 
 

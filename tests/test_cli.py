@@ -186,6 +186,8 @@ REFUSED = [
     (["draw", "W", "--set", "W=randn(100000, 100000)", "-o", "y.dot"], "limit is"),
     (["draw", "x ** 9**9**9", "--set", "x=2", "-o", "y.dot"], "too large"),
     (["draw", "x\n+1", "--set", "x=2", "-o", "y.dot"], "one line"),
+    ([*SQRT, "--seed", "-1", "-o", "y.dot"], "must be 0 or more"),
+    ([*SQRT, "--seed", "abc", "-o", "y.dot"], "whole number"),
 ]
 
 

@@ -7,6 +7,7 @@ import io
 import math
 
 import numpy as np
+import pytest
 from rich.console import Console
 
 import tinygrad_lite as tg
@@ -89,6 +90,11 @@ def test_tree_of_several_outputs_has_one_branch_per_output():
     lines = text.splitlines()
     assert lines[0] == "graph"
     assert sum(1 for line in lines if "shown above" in line) == 1  # x is shared
+
+
+def test_tree_limits_must_be_positive():
+    with pytest.raises(ValueError, match="max_nodes must be a positive int"):
+        graph_tree(Value(1.0), max_nodes=0)
 
 
 def test_print_tree_prints_to_the_given_console():

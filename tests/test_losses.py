@@ -271,3 +271,8 @@ def test_bce_with_logits_gradient_at_a_zero_logit_is_sigmoid_minus_target():
     x = _t([0.0, 0.0], requires_grad=True)
     F.binary_cross_entropy_with_logits(x, _t([0.0, 1.0]), reduction="sum").backward()
     assert x.grad.tolist() == [0.5, -0.5]
+
+
+def test_cross_entropy_float_class_indices_are_a_dtype_error_suggesting_int64():
+    with pytest.raises(DTypeError, match=r"class indices.*astype\(int64\)"):
+        F.cross_entropy(_t(np.zeros((2, 3))), _t([0.0, 1.0]))

@@ -366,14 +366,6 @@ CASES: dict[str, Case] = {
     "pad": (lambda p, x: tg.pad(x, p["pad"], p["value"]), pad_operand()),
     # copies and casts
     "clone": (lambda p, x: x.clone(), one(ANY)),
-    "double of float64 (no-op)": (lambda p, x: x.double() * 2, one(ANY)),
-}
-
-# Ops whose derivative has a kink somewhere still pass gradgradcheck away from it (their second
-# derivative is 0 there); every op is checked at second order, through the create_graph path.
-TOLERANCES = {
-    # std's second derivative grows like 1/std**3; keep the relative check, loosen absolute.
-    "std": {"atol": 1e-4},
 }
 
 
@@ -383,7 +375,7 @@ TOLERANCES = {
 def test_gradient_matches_finite_differences(name, data):
     fn, case = CASES[name]
     params, arrays_ = data.draw(case)
-    assert gradcheck(lambda *xs: fn(params, *xs), leaves(*arrays_), **TOLERANCES.get(name, {}))
+    assert gradcheck(lambda *xs: fn(params, *xs), leaves(*arrays_))
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -392,7 +384,10 @@ def test_gradient_matches_finite_differences(name, data):
 def test_second_derivative_matches_finite_differences(name, data):
     fn, case = CASES[name]
     params, arrays_ = data.draw(case)
-    assert gradgradcheck(lambda *xs: fn(params, *xs), leaves(*arrays_), **TOLERANCES.get(name, {}))
+    # Every op, linear ones included: this runs each VJP rule through the create_graph path.
+    # Ops with a kink (relu, abs, clip, max, maximum) are checked away from it, where their
+    # second derivative is simply 0.
+    assert gradgradcheck(lambda *xs: fn(params, *xs), leaves(*arrays_))
 
 
 # -- casts: float32 in the middle of a float64 graph ----------------------------------------
@@ -459,24 +454,24 @@ def test_clip_passes_the_gradient_at_its_bounds(x):
     np.testing.assert_array_equal(leaf.grad.data, ((x >= -1) & (x <= 1)).astype(np.float64))
 
 
+def sum_to_shape(g, shape):
+    """Sum a broadcast gradient back to `shape` (numpy only, independent of the engine)."""
+    g = g.sum(axis=tuple(range(g.ndim - len(shape))))
+    return g.sum(axis=tuple(i for i, n in enumerate(shape) if n == 1), keepdims=True)
+
+
 @pytest.mark.parametrize("op", [tg.maximum, tg.minimum])
 @settings(deadline=None)
 @given(st.data())
 def test_maximum_and_minimum_split_the_gradient_evenly_at_ties(op, data):
-    # integer-valued operands tie often
     _, (a, b) = data.draw(binary_operands())
-    a, b = np.round(a), np.round(b)
+    a, b = np.round(a), np.round(b)  # integers: ties are frequent
     ta, tb = leaves(a, b)
     op(ta, tb).sum().backward()
-    out_shape = np.broadcast_shapes(a.shape, b.shape)
-    ab, bb = np.broadcast_to(a, out_shape), np.broadcast_to(b, out_shape)
-    wins_a = np.where(ab == bb, 0.5, (ab > bb) if op is tg.maximum else (ab < bb))
-    expect_a = np.broadcast_to(wins_a, out_shape).sum(axis=tuple(range(len(out_shape) - a.ndim)))
-    expect_a = expect_a.sum(axis=tuple(i for i, n in enumerate(a.shape) if n == 1), keepdims=True)
-    expect_b = (1 - wins_a).sum(axis=tuple(range(len(out_shape) - b.ndim)))
-    expect_b = expect_b.sum(axis=tuple(i for i, n in enumerate(b.shape) if n == 1), keepdims=True)
-    np.testing.assert_allclose(ta.grad.data, expect_a.reshape(a.shape))
-    np.testing.assert_allclose(tb.grad.data, expect_b.reshape(b.shape))
+    a_wins = np.greater(a, b) if op is tg.maximum else np.less(a, b)
+    share_a = np.where(a == b, 0.5, a_wins.astype(np.float64))
+    np.testing.assert_array_equal(ta.grad.data, sum_to_shape(share_a, a.shape))
+    np.testing.assert_array_equal(tb.grad.data, sum_to_shape(1 - share_a, b.shape))
 
 
 @pytest.mark.parametrize("reduce", ["max", "min"])
@@ -488,9 +483,27 @@ def test_max_and_min_reductions_split_the_gradient_evenly_among_ties(reduce, dat
     leaf = Tensor(x, requires_grad=True)
     getattr(leaf, reduce)(axis).sum().backward()
     norm_axis = None if axis is None else tuple(np.atleast_1d(axis) % x.ndim)
-    extreme = getattr(np, "max" if reduce == "max" else "min")(x, axis=norm_axis, keepdims=True)
+    extreme = getattr(np, reduce)(x, axis=norm_axis, keepdims=True)
     winners = (x == extreme).astype(np.float64)
     np.testing.assert_allclose(leaf.grad.data, winners / winners.sum(norm_axis, keepdims=True))
+
+
+def test_pow_gradient_at_zero_to_the_zero_is_zero():
+    # 0 * 0**-1 would be NaN; PyTorch defines the limit as 0, for a number or tensor exponent
+    x = Tensor(np.array([0.0, 2.0]), requires_grad=True)
+    (x**0).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 0.0])
+    x, b = leaves([0.0, 2.0], [0.0, 0.0])
+    (x**b).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 0.0])
+    np.testing.assert_allclose(b.grad.data, [0.0, np.log(2.0)])
+
+
+@pytest.mark.parametrize("exponent, expected", [(0, 0.0), (0.5, math.inf), (1, 1.0), (2, 0.0)])
+def test_value_pow_gradient_at_a_zero_base_follows_pytorch(exponent, expected):
+    x = Value(0.0)
+    (x**exponent).backward()
+    assert x.grad == expected
 
 
 # ------------------------------------------------------------------------------------------
@@ -626,10 +639,7 @@ VALUE_CASES = {
     "Value ** integer": (lambda a: a**3 + a**-2, (AWAY_FROM_0,)),
     "Value ** fraction": (lambda a: a**1.5, (POSITIVE,)),
     "number ** Value": (lambda a: 2.5**a, (FLOATS,)),
-    "number + - * / Value": (
-        lambda a: (2 + a) * (3 - a) / (1.5 - 0 * a) - 1 / (a * a + 1),
-        (FLOATS,),
-    ),
+    "number + - * / Value": (lambda a: (2 + a) * (3 - a) + 2.5 * a + 1 / (a * a + 1), (FLOATS,)),
     "Value + - * / number": (lambda a: ((a + 2) - 3) * 1.5 / 4, (FLOATS,)),
     "neg": (lambda a: -a, (FLOATS,)),
     "exp": (lambda a: a.exp(), (FLOATS,)),

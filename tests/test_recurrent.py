@@ -14,11 +14,13 @@ from hypothesis import strategies as st
 
 import tinygrad_lite as tg
 from tinygrad_lite import DTypeError, ShapeError, Tensor, nn, scope
-from tinygrad_lite.gradcheck import gradcheck
+from tinygrad_lite.gradcheck import gradcheck, gradgradcheck
 from tinygrad_lite.graph import export_graph
+from tinygrad_lite.nn.rnn_cells import lstm_cell_state, lstm_gates, lstm_hidden
+from tinygrad_lite.testing import arrays
 
 BATCH, INPUT, HIDDEN, SEQ = 2, 3, 4, 3
-FEW = settings(max_examples=4, deadline=None)
+FEW = settings(max_examples=8, deadline=None)
 
 seeds = st.integers(0, 2**16)
 
@@ -30,6 +32,102 @@ def _array(rng, *shape) -> Tensor:
 def _double(module: nn.Module, seed: int) -> nn.Module:
     tg.manual_seed(seed)
     return module.double()
+
+
+# -- the two fused LSTM nodes: first and second derivatives -----------------------------------
+
+gate_shapes = st.tuples(st.integers(1, 3), st.integers(1, 3)).map(lambda s: (s[0], 4 * s[1]))
+
+
+@settings(max_examples=15, deadline=None)
+@given(pre=arrays(gate_shapes))
+def test_lstm_gates_gradients_match_finite_differences(pre):
+    x = Tensor(pre, requires_grad=True)
+    assert gradcheck(lstm_gates, x)
+    assert gradgradcheck(lstm_gates, x)
+
+
+@settings(max_examples=15, deadline=None)
+@given(pre=arrays(gate_shapes), data=st.data())
+def test_lstm_gates_with_bias_gradients_match_finite_differences(pre, data):
+    bias = data.draw(arrays((pre.shape[-1],)))
+    x, b = Tensor(pre, requires_grad=True), Tensor(bias, requires_grad=True)
+    assert gradcheck(lstm_gates, (x, b))
+    assert gradgradcheck(lstm_gates, (x, b))
+
+
+def test_lstm_gates_are_sigmoid_on_i_f_o_and_tanh_on_g():
+    pre = np.random.default_rng(0).standard_normal((2, 8)) * 5
+    out = lstm_gates(Tensor(pre)).data
+    sigmoid = 1 / (1 + np.exp(-pre))
+    np.testing.assert_allclose(out[:, :4], sigmoid[:, :4], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(out[:, 4:6], np.tanh(pre[:, 4:6]), rtol=1e-12)
+    np.testing.assert_allclose(out[:, 6:], sigmoid[:, 6:], rtol=1e-12, atol=1e-15)
+
+
+def test_lstm_gates_stay_finite_for_huge_pre_activations():
+    out = lstm_gates(Tensor(np.array([[-1e4, 1e4, -1e4, 1e4]]))).data
+    assert out.tolist() == [[0.0, 1.0, -1.0, 1.0]]
+
+
+def test_lstm_gates_reject_a_width_that_is_not_four_blocks():
+    with pytest.raises(ShapeError, match=r"lstm_gates: .*four equal gate blocks.*\(2, 6\)"):
+        lstm_gates(Tensor(np.zeros((2, 6))))
+
+
+@settings(max_examples=15, deadline=None)
+@given(act=arrays(gate_shapes, min_value=0.05, max_value=0.95), data=st.data())
+def test_lstm_cell_state_gradients_match_finite_differences(act, data):
+    c = data.draw(arrays((act.shape[0], act.shape[1] // 4)))
+    a, c = Tensor(act, requires_grad=True), Tensor(c, requires_grad=True)
+    assert gradcheck(lstm_cell_state, (a, c))
+    assert gradgradcheck(lstm_cell_state, (a, c))
+
+
+@settings(max_examples=15, deadline=None)
+@given(act=arrays(gate_shapes, min_value=0.05, max_value=0.95), data=st.data())
+def test_lstm_hidden_gradients_match_finite_differences(act, data):
+    c = data.draw(arrays((act.shape[0], act.shape[1] // 4)))
+    a, c = Tensor(act, requires_grad=True), Tensor(c, requires_grad=True)
+    assert gradcheck(lstm_hidden, (a, c))
+    assert gradgradcheck(lstm_hidden, (a, c))
+
+
+def test_lstm_hidden_is_output_gate_times_tanh_of_the_cell():
+    act = np.random.default_rng(3).random((3, 8))
+    c = np.random.default_rng(4).standard_normal((3, 2))
+    out = lstm_hidden(Tensor(act), Tensor(c)).data
+    np.testing.assert_allclose(out, act[:, 6:] * np.tanh(c), rtol=1e-14)
+
+
+def test_lstm_step_records_five_nodes():
+    tg.manual_seed(0)
+    lstm = nn.LSTM(INPUT, HIDDEN)
+    out, _ = lstm(tg.randn(SEQ, BATCH, INPUT))
+    ops = sorted(n.op for n in export_graph(out).nodes if n.scope.startswith("lstm/l0/t=1"))
+    assert ops == ["cat", "lstm_cell_state", "lstm_gates", "lstm_hidden", "matmul"]
+
+
+def test_lstm_cell_state_is_forget_times_cell_plus_input_times_candidate():
+    act = np.random.default_rng(1).random((3, 8))
+    c = np.random.default_rng(2).standard_normal((3, 2))
+    i, f, g = act[:, :2], act[:, 2:4], act[:, 4:6]
+    out = lstm_cell_state(Tensor(act), Tensor(c)).data
+    np.testing.assert_allclose(out, f * c + i * g, rtol=1e-14)
+
+
+def test_lstm_cell_state_rejects_mismatched_shapes():
+    with pytest.raises(ShapeError, match=r"lstm_cell_state: .*\(2, 8\).*\(2, 3\)"):
+        lstm_cell_state(Tensor(np.zeros((2, 8))), Tensor(np.zeros((2, 3))))
+
+
+@FEW
+@given(seed=seeds)
+def test_lstm_layer_second_derivatives_match_finite_differences(seed):
+    tg.manual_seed(seed)
+    layer = nn.LSTM(2, 2).double()
+    x = _array(np.random.default_rng(seed), 2, 1, 2)
+    assert gradgradcheck(lambda x: layer(x)[0], x)
 
 
 # -- gradcheck: cells --------------------------------------------------------------------------
@@ -82,52 +180,64 @@ def test_jordan_cell_gradients_match_finite_differences(seed, activation):
 # -- gradcheck: unrolled layers (two layers, both directions, initial states) ----------------
 
 
-def _layer_gradcheck(layer: nn.Module, seed: int, with_cell_state: bool) -> bool:
+layer_configs = st.fixed_dictionaries(
+    {
+        "seq": st.integers(1, 3),
+        "batch": st.integers(1, 2),
+        "input_size": st.integers(1, 3),
+        "hidden_size": st.integers(1, 4),
+        "batch_first": st.booleans(),
+        "unbatched": st.booleans(),
+    }
+)
+
+
+def _layer_gradcheck(cls, config: dict, seed: int, **kwargs) -> bool:
+    """gradcheck (fast mode) of a two-layer bidirectional layer w.r.t. the input, the initial
+    state(s) and every parameter, at sizes and a layout drawn by hypothesis."""
+    tg.manual_seed(seed)
+    size, hidden = config["input_size"], config["hidden_size"]
+    layer = cls(size, hidden, num_layers=2, bidirectional=True, **kwargs)
+    layer.batch_first = config["batch_first"]
+    layer.double()
     rng = np.random.default_rng(seed)
-    x = _array(rng, SEQ, BATCH, INPUT)
-    h0 = _array(rng, 4, BATCH, HIDDEN)  # 2 layers * 2 directions
-    params = tuple(layer.parameters())
-    if with_cell_state:
-        c0 = _array(rng, 4, BATCH, HIDDEN)
+    seq, batch = config["seq"], config["batch"]
+    if config["unbatched"]:
+        x, state_shape = _array(rng, seq, size), (4, hidden)
+    elif config["batch_first"]:
+        x, state_shape = _array(rng, batch, seq, size), (4, batch, hidden)
+    else:
+        x, state_shape = _array(rng, seq, batch, size), (4, batch, hidden)
+    states = [_array(rng, *state_shape) for _ in range(2 if cls is nn.LSTM else 1)]
+    n_states = len(states)
 
-        def run(x, h0, c0, *_):
-            out, (h_n, c_n) = layer(x, (h0, c0))
-            return out, h_n, c_n
+    def run(x, *rest):
+        given = rest[:n_states]
+        out, final = layer(x, tuple(given) if cls is nn.LSTM else given[0])
+        return (out, *final) if cls is nn.LSTM else (out, final)
 
-        return gradcheck(run, (x, h0, c0, *params), fast_mode=True, seed=seed)
+    return gradcheck(run, (x, *states, *layer.parameters()), fast_mode=True, seed=seed)
 
-    def run(x, h0, *_):
-        out, h_n = layer(x, h0)
-        return out, h_n
 
-    return gradcheck(run, (x, h0, *params), fast_mode=True, seed=seed)
+@FEW
+@given(seed=seeds, config=layer_configs, nonlinearity=st.sampled_from(["tanh", "relu"]))
+def test_two_layer_bidirectional_rnn_gradients_match_finite_differences(seed, config, nonlinearity):
+    assert _layer_gradcheck(nn.RNN, config, seed, nonlinearity=nonlinearity)
+
+
+@FEW
+@given(seed=seeds, config=layer_configs)
+def test_two_layer_bidirectional_lstm_gradients_match_finite_differences(seed, config):
+    assert _layer_gradcheck(nn.LSTM, config, seed)
+
+
+@FEW
+@given(seed=seeds, config=layer_configs)
+def test_two_layer_bidirectional_gru_gradients_match_finite_differences(seed, config):
+    assert _layer_gradcheck(nn.GRU, config, seed)
 
 
 STACK = {"num_layers": 2, "bidirectional": True}
-
-
-@FEW
-@given(seed=seeds, nonlinearity=st.sampled_from(["tanh", "relu"]))
-def test_two_layer_bidirectional_rnn_gradients_match_finite_differences(seed, nonlinearity):
-    tg.manual_seed(seed)
-    layer = nn.RNN(INPUT, HIDDEN, nonlinearity=nonlinearity, **STACK).double()
-    assert _layer_gradcheck(layer, seed, with_cell_state=False)
-
-
-@FEW
-@given(seed=seeds)
-def test_two_layer_bidirectional_lstm_gradients_match_finite_differences(seed):
-    tg.manual_seed(seed)
-    layer = nn.LSTM(INPUT, HIDDEN, **STACK).double()
-    assert _layer_gradcheck(layer, seed, with_cell_state=True)
-
-
-@FEW
-@given(seed=seeds)
-def test_two_layer_bidirectional_gru_gradients_match_finite_differences(seed):
-    tg.manual_seed(seed)
-    layer = nn.GRU(INPUT, HIDDEN, **STACK).double()
-    assert _layer_gradcheck(layer, seed, with_cell_state=False)
 
 
 @pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM, nn.GRU])
@@ -184,6 +294,15 @@ def test_every_step_node_is_tagged_with_its_layer_direction_and_time():
             for t in range(SEQ):
                 assert f"lstm/l{k}{direction}/t={t}" in scopes
                 assert f"lstm/l{k}{direction}/t={t}/gates" in scopes
+
+
+def test_input_slices_are_tagged_with_their_time_step():
+    tg.manual_seed(0)
+    gru = nn.GRU(INPUT, HIDDEN)
+    x = Tensor(np.zeros((SEQ, BATCH, INPUT), dtype=np.float32), requires_grad=True)
+    out, _ = gru(x)
+    slices = [n for n in export_graph(out).nodes if n.op == "getitem" and n.shape == (2, 3)]
+    assert sorted(n.scope for n in slices) == [f"gru/input/t={t}" for t in range(SEQ)]
 
 
 def test_each_step_records_one_gate_matmul_in_its_own_scope():

@@ -44,6 +44,16 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message}{hint} (see {self.prog} --help)")
 
 
+def _seed(text: str) -> int:
+    try:
+        seed = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if seed < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {seed}")
+    return seed
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `tinygrad-lite` (exposed for documentation and tests)."""
     parser = _Parser(
@@ -90,7 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--overwrite", action="store_true", help="replace OUTPUT if it already exists"
     )
     draw.add_argument(
-        "--seed", type=int, default=0, help="seed of randn/rand in --set values (default 0)"
+        "--seed",
+        type=_seed,
+        default=0,
+        help="seed of randn/rand in --set values (default 0)",
     )
     return parser
 

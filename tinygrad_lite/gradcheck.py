@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .autograd import grad as autograd_grad
 from .autograd import enable_grad, no_grad
+from .autograd import grad as autograd_grad
 from .tensor import Tensor
 
 __all__ = ["GradcheckError", "gradcheck", "gradgradcheck"]

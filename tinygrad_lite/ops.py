@@ -62,8 +62,12 @@ class NumpyBackend:
     def raw(x):
         return x
 
+    # ndarray methods where the argument is known to be an array: numpy's module-level
+    # wrappers cost a microsecond of Python each, as much as the op on a small array.
     @staticmethod
     def sum(x, axis=None, keepdims=False):
+        if x.__class__ is np.ndarray:
+            return x.sum(axis=axis, keepdims=keepdims)
         return np.sum(x, axis=axis, keepdims=keepdims)
 
     @staticmethod
@@ -72,6 +76,8 @@ class NumpyBackend:
 
     @staticmethod
     def swap_last(x):
+        if x.__class__ is np.ndarray:
+            return x.swapaxes(-1, -2)
         return np.swapaxes(x, -1, -2)
 
     @staticmethod
@@ -104,7 +110,8 @@ def unbroadcast(xp, g, shape: tuple):
 
     Every broadcasting op calls this once for each input, so broadcasting is handled here only.
     """
-    gshape = np.shape(xp.raw(g))
+    # The fast path's plain arrays skip the np.shape call (most gradients need no reduction).
+    gshape = g.shape if g.__class__ is np.ndarray else np.shape(xp.raw(g))
     if gshape == shape:
         return g
     lead = len(gshape) - len(shape)
@@ -113,6 +120,8 @@ def unbroadcast(xp, g, shape: tuple):
     )
     if axes:
         g = xp.sum(g, axis=axes, keepdims=False)
+    if g.__class__ is np.ndarray and g.shape == shape:
+        return g  # summing the leading axes already gave the shape
     return xp.reshape(g, shape)
 
 
@@ -185,8 +194,14 @@ def pow_vjp(xp, g, out, inputs, needs):
     ga = gb = None
     with np.errstate(divide="ignore", invalid="ignore"):
         if needs[0]:
-            # b * a**(b-1), not b * out / a: stays finite at a == 0 for b >= 1.
-            ga = unbroadcast(xp, g * b * a ** (b - 1), _shape(a))
+            # b * a**(b-1), not b * out / a: stays finite at a == 0 for b >= 1. At 0**0 it is
+            # 0 * inf; PyTorch defines it as 0. Only there is it masked: elsewhere the rule
+            # must stay a function of b, whose derivative create_graph needs.
+            local = b * a ** (b - 1)
+            zero_to_zero = (xp.raw(a) == 0) & (xp.raw(b) == 0)
+            if np.any(zero_to_zero):
+                local = xp.where(zero_to_zero, 0, local)
+            ga = unbroadcast(xp, g * local, _shape(a))
         if needs[1]:
             # d/db a**b = a**b log a. At a == 0 PyTorch takes the limit 0 (b > 0); we match.
             safe_a = xp.where(xp.raw(a) == 0, 1, a)
@@ -328,9 +343,13 @@ def matmul_vjp(xp, g, out, inputs, needs):
         g = xp.reshape(g, _shape(g) + (1,))
     ga = gb = None
     if needs[0]:
-        ga = xp.reshape(unbroadcast(xp, g @ xp.swap_last(b), _shape(a)), a_shape)
+        ga = unbroadcast(xp, g @ xp.swap_last(b), _shape(a))
+        if len(a_shape) == 1:
+            ga = xp.reshape(ga, a_shape)
     if needs[1]:
-        gb = xp.reshape(unbroadcast(xp, xp.swap_last(a) @ g, _shape(b)), b_shape)
+        gb = unbroadcast(xp, xp.swap_last(a) @ g, _shape(b))
+        if len(b_shape) == 1:
+            gb = xp.reshape(gb, b_shape)
     return ga, gb
 
 

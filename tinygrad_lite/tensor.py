@@ -11,9 +11,8 @@ from typing import Any
 import numpy as np
 
 from . import ops as O
-from .autograd import STATE, anomaly_error, creation_site
+from .autograd import STATE, _next_id, anomaly_error, creation_site
 from .autograd import backward as _autograd_backward
-from .autograd import new_node_id as _next_id
 from .errors import DTypeError, ShapeError
 
 __all__ = [
@@ -63,7 +62,17 @@ def _shape_error(fn: O.Op, arrays, ctx, err: Exception) -> ShapeError:
 
 def _apply(fn: O.Op, parents: tuple, ctx: tuple = ()) -> Tensor:
     """Run `fn` forward on the parents' arrays and record the result as a graph node."""
-    arrays = [p.data for p in parents]
+    # Unary and binary ops spelled out: a generator per op is a visible share of a small op.
+    if len(parents) == 2:
+        a, b = parents
+        arrays = (a.data, b.data)
+        tracked = a.requires_grad or b.requires_grad
+    elif len(parents) == 1:
+        arrays = (parents[0].data,)
+        tracked = parents[0].requires_grad
+    else:
+        arrays = tuple(p.data for p in parents)
+        tracked = any(p.requires_grad for p in parents)
     try:
         data = fn.forward(*arrays, *ctx)
     except ValueError as err:
@@ -82,7 +91,7 @@ def _apply(fn: O.Op, parents: tuple, ctx: tuple = ()) -> Tensor:
     t._walk = None
     t.name = None
     t._retains = False
-    if STATE.grad_enabled and any(p.requires_grad for p in parents):
+    if tracked and STATE.grad_enabled:
         t.requires_grad = True
         t._parents = parents
         t._fn = fn
@@ -118,6 +127,9 @@ def _constant(x, like: Tensor | None = None) -> Tensor:
     other arrays keep their own dtype and promote as numpy does."""
     if isinstance(x, Tensor):
         return x
+    if x.__class__ is float and like is not None and like.data.dtype.kind == "f":
+        # The common `t * 0.5`, decided without the checks below (same result).
+        return Tensor._wrap(np.asarray(x, dtype=like.data.dtype))
     if hasattr(x, "requires_grad"):  # a Value met by a Tensor
         raise DTypeError(
             f"cannot combine a Value with a Tensor ({x!r}); use Tensor(value.data) instead"
@@ -458,18 +470,30 @@ class Tensor:
 
     def _vjp(self, g, create_graph: bool):
         parents = self._parents
-        needs = tuple(p.requires_grad for p in parents)
+        n = len(parents)
+        # Unary and binary ops spelled out, as in _apply (no generator per node).
+        if n == 2:
+            a, b = parents
+            needs = (a.requires_grad, b.requires_grad)
+        elif n == 1:
+            a = parents[0]
+            needs = (a.requires_grad,)
+        else:
+            needs = tuple(p.requires_grad for p in parents)
         if create_graph:
             if not isinstance(g, Tensor):
                 g = Tensor._wrap(g)
             return self._fn.vjp(TensorBackend, g, self, parents, needs, *self._ctx)
         if isinstance(g, Tensor):
             g = g.data
-        inputs = tuple(p.data for p in parents)
-        # Gradients at poles (sqrt or log at 0, x/0) are IEEE inf/NaN, as in PyTorch, not
-        # warnings; detect_anomaly() is the tool that reports them.
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            return self._fn.vjp(O.NumpyBackend, g, self.data, inputs, needs, *self._ctx)
+        if n == 2:
+            inputs = (a.data, b.data)
+        elif n == 1:
+            inputs = (a.data,)
+        else:
+            inputs = tuple(p.data for p in parents)
+        # numpy's floating-point warnings are silenced for the whole walk by iter_backward.
+        return self._fn.vjp(O.NumpyBackend, g, self.data, inputs, needs, *self._ctx)
 
     # -- arithmetic -----------------------------------------------------------------------
 

@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import math
 
-from .autograd import STATE, anomaly_error, creation_site, iter_backward, new_node_id
+from .autograd import STATE, _next_id, anomaly_error, creation_site, iter_backward
 from .errors import DTypeError
 
 __all__ = ["Value", "maximum"]
-
-_next_id = new_node_id
 
 
 def _check_number(x, op: str) -> float:
@@ -149,7 +147,11 @@ class Value:
         """
         seed = self._seed_grad(gradient, "backward", create_graph)
         for _ in iter_backward(
-            [self], [seed], retain_graph=retain_graph or create_graph, create_graph=create_graph
+            [self],
+            [seed],
+            retain_graph=retain_graph or create_graph,
+            create_graph=create_graph,
+            events=False,
         ):
             pass
 
@@ -181,7 +183,8 @@ class Value:
                 g = Value(float(g), requires_grad=False)
             return _RULES[self._op](g, *parents, self)
         if len(parents) == 2:
-            return _RULES[self._op](g, parents[0].data, parents[1].data, self.data)
+            a, b = parents
+            return _RULES[self._op](g, a.data, b.data, self.data)
         return _RULES[self._op](g, parents[0].data, self.data)
 
     # -- ops: forward here, local derivative in _RULES, side by side ----------------------
@@ -316,9 +319,24 @@ def _step(cond: bool) -> float:
     return 1.0 if cond else 0.0
 
 
+def _pow(x, e):
+    """x ** e with numpy's results for floats (Python raises at 0.0 ** -0.5; numpy says inf)."""
+    if isinstance(x, Value) or isinstance(e, Value):
+        return x**e
+    try:
+        out = x**e
+    except ZeroDivisionError:
+        return math.inf
+    except OverflowError:  # only a negative base to an odd power overflows to -inf
+        return -math.inf if x < 0 and float(e).is_integer() and e % 2 else math.inf
+    return math.nan if isinstance(out, complex) else out
+
+
 def _pow_rule(g, a, b, out):
     # d/db a**b = a**b log a; at a == 0 PyTorch defines it as 0 (the limit for b > 0).
-    da = b * a ** (b - 1) if float(b) != 0 else 0 * a
+    # d/da = b * a**(b-1) is kept as a function of b even at b == 0 (its derivative in b is
+    # what create_graph needs there); only at 0**0 is it defined as 0, as PyTorch does.
+    da = b * _pow(a, b - 1) if float(b) != 0 or float(a) != 0 else 0 * a
     db = out * _log(a) if float(a) != 0 else 0 * out
     return g * da, g * db
 

@@ -132,7 +132,12 @@ def graph_tree(output, *, max_nodes: int = 500, max_depth: int = 100) -> Tree:
     │   └── ↑ a  [1] shown above
     └── const = 1
     """
+    for name, limit in (("max_nodes", max_nodes), ("max_depth", max_depth)):
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"graph_tree: {name} must be a positive int, got {limit!r}")
     outputs = list(output) if isinstance(output, (list, tuple)) else [output]
+    if not outputs:
+        raise ValueError("graph_tree: got an empty list of outputs; pass a Value or a Tensor")
     return _tree_from_graph(export_graph(*outputs), max_nodes, max_depth)
 
 

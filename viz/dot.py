@@ -31,9 +31,14 @@ DIRECTIONS = ("LR", "RL", "TB", "BT")
 # network-simplex iterations): curved splines and unbounded ranking are what make dot slow.
 FAST_LAYOUT_FROM = 300
 FAST_LAYOUT = (
-    "graph [splines=polyline, nslimit=2, nslimit1=2, mclimit=0.3, remincross=false, searchsize=10]"
+    "graph [splines=polyline, nslimit=0.2, nslimit1=0.2, mclimit=0.05, remincross=false, "
+    "searchsize=10]"
 )
-SAFE_LAYOUT = "graph [splines=polyline, mclimit=0.3, remincross=false, searchsize=10]"
+# A node used more often than this is drawn once per use (a reference copy next to each user):
+# in the fast layout, and (less eagerly) in small drawings, where its edges would tangle.
+FANOUT_PROXY = 3
+FANOUT_PROXY_SMALL = 8
+SAFE_LAYOUT = "graph [splines=polyline, mclimit=0.05, remincross=false, searchsize=10]"
 
 
 class Drawing(graphviz.Digraph):
@@ -212,7 +217,9 @@ def _grad_html(node: NodeInfo) -> str:
     return f"‖grad‖ {format_number(g.norm)}"
 
 
-def _data_label(node: NodeInfo, values: bool, grads: bool, is_output: bool) -> str:
+def _data_label(
+    node: NodeInfo, values: bool, grads: bool, is_output: bool, op: str | None = None
+) -> str:
     bad = node.value.nonfinite or (node.grad is not None and node.grad.nonfinite)
     kind = style.NONFINITE if bad else style.KIND_STYLES["output" if is_output else node.kind]
     cells = []
@@ -235,6 +242,8 @@ def _data_label(node: NodeInfo, values: bool, grads: bool, is_output: bool) -> s
     if not cells:
         cells.append(html_text(node.op or node.kind))
     tds = "".join(f"<TD>{c}</TD>" for c in cells)
+    if op:  # the compact form: the op that made the node is its first cell
+        tds = f'<TD BGCOLOR="{style.OP_FILL}"><I>{html_text(op)}</I></TD>' + tds
     return (
         f'<<TABLE BORDER="{kind.width}" CELLBORDER="1" CELLSPACING="0" CELLPADDING="4" '
         f'COLOR="{kind.border}" BGCOLOR="{kind.fill}"><TR>{tds}</TR></TABLE>>'
@@ -288,27 +297,30 @@ def to_dot(
     root, kept = plan.fold_root, plan.kept
     outputs = set(graph.outputs)
     n_operands: dict = {}
+    uses: dict = {}
     for e in graph.edges:
         n_operands[e.dst] = n_operands.get(e.dst, 0) + 1
+        uses[e.src] = uses.get(e.src, 0) + 1
 
     box_name = {path: f"f{i}" for i, path in enumerate(plan.folded)}
     box_count = dict.fromkeys(plan.folded, 0)
     # Where each item's DOT node sits: the cluster of its scope (a box sits in its parent's).
     members: dict = {}  # cluster path -> DOT lines
-    shown: set = set()
+    shown = [n for n in graph.nodes if root[n.scope] is None and (kept is None or n.id in kept)]
     for n in graph.nodes:
-        box = root[n.scope]
-        if box is not None:
-            box_count[box] += 1
-            continue
-        if kept is not None and n.id not in kept:
-            continue
-        shown.add(n.id)
+        if root[n.scope] is not None:
+            box_count[root[n.scope]] += 1
+    n_boxes = len(plan.folded) if kept is None else sum(("box", p) in kept for p in plan.folded)
+    # Big graphs get the fast layout, and their ops are a cell of the result's table rather than
+    # a separate ellipse: half the nodes for dot to place.
+    fast = len(shown) + sum(n.kind == "op" for n in shown) + n_boxes >= FAST_LAYOUT_FROM
+    for n in shown:
         lines = members.setdefault(n.scope, [])
-        label = _data_label(n, values, grads, n.id in outputs)
+        label = _data_label(n, values, grads, n.id in outputs, n.op if fast else None)
         lines.append(f"n{n.id} [shape=plain, label={label}]")
-        if n.kind == "op":
+        if n.kind == "op" and not fast:
             lines.append(f"n{n.id}op [label=<{html_text(n.op)}>]")
+    shown_ids = {n.id for n in shown}
     for path in plan.folded:
         if kept is not None and ("box", path) not in kept:
             continue
@@ -330,9 +342,9 @@ def to_dot(
         box = root[node.scope]
         if box is not None:
             return box_name[box] if kept is None or ("box", box) in kept else None
-        if node_id not in shown:
+        if node_id not in shown_ids:
             return None
-        return f"n{node_id}" if as_operand else f"n{node_id}op"
+        return f"n{node_id}" if as_operand or fast else f"n{node_id}op"
 
     def edge_attrs(norm, extra: str) -> str:
         if scale is None:
@@ -342,13 +354,11 @@ def to_dot(
             parts.append(extra)
         return " [" + ", ".join(parts) + "]"
 
-    n_dot_nodes = sum(len(v) for v in members.values())
-    fast = n_dot_nodes >= FAST_LAYOUT_FROM
     index_attr = "headlabel" if fast else "label"
     edges: list[str] = []
     seen_box_edges: set = set()
-    for n in graph.nodes:
-        if n.kind == "op" and n.id in shown:
+    for n in shown:
+        if n.kind == "op" and not fast:
             edges.append(f"n{n.id}op -> n{n.id}" + edge_attrs(grad_norm.get(n.id), ""))
     for e in graph.edges:
         a, b = end_name(e.src, True), end_name(e.dst, False)
@@ -361,6 +371,17 @@ def to_dot(
             seen_box_edges.add((a, b))
             edges.append(f"{a} -> {b}" + edge_attrs(norm, ""))
         else:
+            if uses[e.src] > (FANOUT_PROXY if fast else FANOUT_PROXY_SMALL):
+                # A node feeding many others (a weight shared by every time step) would draw
+                # edges across thousands of ranks, which is what makes dot slow; it gets a
+                # small reference copy next to each consumer instead.
+                src = graph.node(e.src)
+                a = f"r{e.src}x{e.dst}x{e.index}"
+                members[graph.node(e.dst).scope].append(
+                    f'{a} [shape=box, style="dashed,rounded", fontsize=8, color="#888888", '
+                    f"fillcolor=white, label=<{html_text(src.label or src.op or src.kind)} "
+                    f"#{e.src}>]"
+                )
             extra = ""
             if n_operands.get(e.dst, 0) > 1:
                 # Mid-edge labels read best but cost layout time; big graphs get head labels.
@@ -494,8 +515,9 @@ def save(
     rendered by Graphviz). Returns the paths written.
 
     Existing files are never replaced unless `overwrite=True` (checked for every format before
-    anything is written). When Graphviz's `dot` is missing, only the DOT file is written and
-    `graphviz.ExecutableNotFound` is raised afterwards so the caller can say so.
+    anything is written). Formats are written in order, so with "dot" first the DOT file is
+    there even when Graphviz's `dot` is missing (`graphviz.ExecutableNotFound` is then raised at
+    the first rendered format).
 
     >>> import tempfile, os
     >>> from tinygrad_lite import Value

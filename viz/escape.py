@@ -2,7 +2,8 @@
 
 The drawings use Graphviz HTML-like labels only (never record labels, whose `|{}<>` syntax
 would need a second escaping scheme). In an HTML-like label the text is XML, so escaping the
-five XML specials is enough to show quotes, `<script>`, `|{}` and backslashes literally;
+five XML specials shows quotes, `<script>` and `|{}` literally; backslashes are doubled
+because Graphviz would expand `\\N` (the node name) even there;
 newlines become line breaks and characters XML forbids are shown as visible escapes.
 """
 
@@ -36,6 +37,9 @@ def html_text(text: object) -> str:
     text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     text = _FORBIDDEN.sub(_visible_escape, text.replace("\t", "    "))
     text = html.escape(text, quote=True)
+    # Graphviz expands \N, \G, ... even inside HTML-like labels (after decoding character
+    # references) and turns a doubled backslash into one: doubling keeps it literal.
+    text = text.replace("\\", "\\\\")
     # Graphviz collapses whitespace runs in HTML labels; keep the user's spacing visible.
     text = text.replace("  ", "&#160; ")
     return text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "<BR/>")

@@ -215,8 +215,7 @@ def _parse(source: str, what: str) -> ast.Expression:
             return ast.parse(source, mode="eval")
     except SyntaxError as err:
         column = err.offset if err.offset and 0 < err.offset <= len(source) + 1 else None
-        return_reason = f"syntax error in the {what} ({err.msg})"
-        raise ExprError(return_reason, source, column) from None
+        raise ExprError(f"syntax error in the {what} ({err.msg})", source, column) from None
     except (ValueError, MemoryError, RecursionError, OverflowError) as err:
         raise ExprError(f"cannot parse the {what}: {err}", source) from None
 
@@ -549,7 +548,7 @@ def evaluate(source: str, variables: Mapping[str, object]):
         if isinstance(node, ast.Constant):
             return float(node.value)
         if isinstance(node, ast.Name):
-            return variables[node.id]
+            return _variable(node, variables[node.id], source)
         try:
             if isinstance(node, ast.UnaryOp):
                 return -args[0] if isinstance(node.op, ast.USub) else args[0]
@@ -561,6 +560,22 @@ def evaluate(source: str, variables: Mapping[str, object]):
 
     with np.errstate(all="ignore"):  # inf/NaN are results to draw, not warnings
         return _walk_evaluate(tree, apply)
+
+
+def _variable(node: ast.Name, value, source: str):
+    """A variable's value as the evaluator needs it: Values and Tensors as they are, plain
+    numbers as floats (so `n**n**n` with an int n cannot become a huge exact integer)."""
+    if isinstance(value, (Value, Tensor)):
+        return value
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_)
+    ):
+        return float(value)
+    raise _error(
+        f"the variable {node.id!r} is a {type(value).__name__}; pass a Value, a Tensor or a number",
+        source,
+        node,
+    )
 
 
 def _names(tree: ast.Expression) -> Iterable[ast.Name]:

@@ -256,6 +256,12 @@ def cross_entropy(
     t_raw = target.data if isinstance(target, Tensor) else np.asarray(target)
     if t_raw.dtype.kind == "f":  # class probabilities
         probs = _float_target(target, x)
+        if probs.shape != x.shape and x.ndim >= 2 and probs.shape == x.shape[:1] + x.shape[2:]:
+            raise DTypeError(
+                f"{who}: a target of shape {probs.shape} holds class indices, which must be "
+                f"integers, got {probs.dtype}; convert with target.astype(int64) (float targets "
+                f"are class probabilities of the input's shape {x.shape})"
+            )
         _same_shape(x, probs, who)
         if label_smoothing > 0:
             probs = probs * (1 - label_smoothing) + label_smoothing / n_classes

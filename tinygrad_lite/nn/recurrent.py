@@ -9,12 +9,17 @@ to right. The scope scheme is
     "{name}/l{k}_reverse/t={t}"    layer k, backward direction (t is the input's time index,
                                    so t counts down as the reverse direction runs)
     "{name}/l{k}[_reverse]/weights"  the once-per-call weight concatenation
+    "{name}/input/t={t}"           the slice of the input sequence read at step t
+    "{name}/l{k}/t={t}/dropout"    dropout on layer k's output at step t (training only)
     "{name}/output"                the final join of the steps into one output tensor
 
 with sub-scopes "gates" (and "output" in the Jordan cell) inside a step; `name` defaults to the
 lower-cased class name ("lstm") and can be set per layer. The Jordan network uses "{name}/t={t}".
-Steps hand their outputs to the next layer as a list (never slicing a stacked tensor), so
-backpropagation through time costs O(T), not O(T^2).
+Steps hand their outputs to the next layer as a list (never slicing a stacked tensor), because
+the gradient of a slice is a zero-filled array of the whole tensor: slicing a stacked (T, ...)
+tensor every step would make backpropagation through time O(T^2). Only the user's input
+sequence is sliced; when it requires grad that costs O(T^2 * batch * input_size), small next to
+the O(T * batch * hidden^2) of the recurrence for the usual input_size <= hidden_size.
 """
 
 from __future__ import annotations
@@ -83,7 +88,7 @@ class _RNNBase(Module):
         # weight_ih, weight_hh, bias_ih, bias_hh.
         for k in range(self.num_layers):
             layer_in = self.input_size if k == 0 else self.hidden_size * directions
-            for suffix in self._suffixes()[: directions]:
+            for suffix in self._suffixes()[:directions]:
                 h = self.hidden_size
                 setattr(self, f"weight_ih_l{k}{suffix}", uniform_parameter((rows, layer_in), h))
                 setattr(self, f"weight_hh_l{k}{suffix}", uniform_parameter((rows, h), h))
@@ -170,7 +175,10 @@ class _RNNBase(Module):
             raise ShapeError(f"{type(self).__name__}: the input sequence is empty ({x.shape})")
         states = tuple(self._initial_state(s, batch, unbatched, w) for s, w in states)
         # The time steps of the input, as a list: each layer reads its input step by step.
-        steps = [(x[t] if time_axis == 0 else x[:, t],) for t in range(seq_len)]
+        steps = []
+        for t in range(seq_len):
+            with scope(f"{self.name}/input/t={t}"):
+                steps.append((x[t] if time_axis == 0 else x[:, t],))
         finals: list[list[Tensor]] = [[] for _ in states]
         for k in range(self.num_layers):
             if k > 0 and self.dropout > 0 and self.training:
@@ -412,8 +420,7 @@ class JordanRNN(Module):
         layout = "(batch, seq_len, " if self.batch_first else "(seq_len, batch, "
         if input.ndim != 3 or input.shape[-1] != cell.input_size:
             raise ShapeError(
-                f"JordanRNN: expected input of shape {layout}{cell.input_size}), got "
-                f"{input.shape}"
+                f"JordanRNN: expected input of shape {layout}{cell.input_size}), got {input.shape}"
             )
         check_float_input("JordanRNN", input, cell.weight_ih)
         axis = 1 if self.batch_first else 0

@@ -3,9 +3,11 @@
 The step functions (`rnn_step`, `lstm_step`, `gru_step`) are shared with the unrolled layers in
 recurrent.py, so a cell and a layer compute exactly the same ops. Parameter names, shapes, gate
 orders and the uniform(-1/sqrt(hidden), 1/sqrt(hidden)) initialisation follow PyTorch, so a
-torch state dict loads and gives the same numbers. Each step keeps its op count low (one matmul
-over the concatenated [input, hidden] for all gates, then slices), because an unrolled layer
-records these ops once per time step.
+torch state dict loads and gives the same numbers. Each step keeps its op count low, because an
+unrolled layer records these ops once per time step: one matmul over the concatenated
+[input, hidden] for all gates, then (for the LSTM) three small fused nodes defined here,
+`lstm_gates`, `lstm_cell_state` and `lstm_hidden`, whose VJPs are written against `xp` like the
+engine's own ops, so create_graph=True differentiates through them again.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import numpy as np
 
 from ..autograd import scope
 from ..errors import DTypeError, ShapeError
-from ..tensor import Tensor, cat, generator, zeros
+from ..ops import Op, unbroadcast
+from ..tensor import Tensor, _apply, cat, generator, zeros
 from .module import Module, Parameter
 
 __all__ = [
@@ -25,6 +28,9 @@ __all__ = [
     "LSTMCell",
     "RNNCell",
     "gru_step",
+    "lstm_cell_state",
+    "lstm_gates",
+    "lstm_hidden",
     "lstm_step",
     "rnn_step",
 ]
@@ -47,6 +53,160 @@ def check_float_input(layer: str, x: Tensor, like: Tensor, what: str = "input") 
             f"{layer}: {what} has dtype {x.dtype} but the parameters are {like.dtype}; cast "
             f"the {what} (e.g. .double() / .float()) or the layer (layer.double() / .float())"
         )
+
+
+# -- the LSTM gate activation: one node instead of sigmoid + slice + tanh ----------------------
+
+
+def _gate_blocks(width: int) -> tuple[slice, slice, slice]:
+    n = width // 4
+    return slice(0, 2 * n), slice(2 * n, 3 * n), slice(3 * n, 4 * n)
+
+
+def _lstm_gates_forward(pre: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
+    if_block, g_block, o_block = _gate_blocks(pre.shape[-1])
+    scale = np.full(pre.shape[-1], 0.5, dtype=pre.dtype)
+    scale[g_block] = 1.0
+    if bias is not None:
+        pre = pre + bias
+    # sigmoid(x) = (1 + tanh(x / 2)) / 2: one tanh pass for all four blocks, and tanh never
+    # overflows (the exp-based form needs a branch on the sign of x to stay finite).
+    out = np.tanh(np.multiply(pre, scale, out=pre if bias is not None else None))
+    for block in (if_block, o_block):
+        view = out[..., block]
+        view *= 0.5
+        view += 0.5
+    return out
+
+
+def _lstm_gates_vjp(xp, g, out, inputs, needs):
+    # sigmoid' = s (1 - s) on the i, f, o blocks, tanh' = 1 - t^2 on the g block, both read
+    # from the output; written with xp so create_graph=True differentiates it again.
+    width = xp.raw(out).shape[-1]
+    is_g = np.zeros(width, dtype=bool)
+    is_g[_gate_blocks(width)[1]] = True
+    d_pre = g * xp.where(is_g, 1 - out * out, out - out * out)
+    if len(inputs) == 1:
+        return (d_pre,)
+    d_bias = unbroadcast(xp, d_pre, inputs[1].shape) if needs[1] else None
+    return (d_pre if needs[0] else None), d_bias
+
+
+LSTM_GATES = Op("lstm_gates", _lstm_gates_forward, _lstm_gates_vjp)
+
+
+def lstm_gates(pre: Tensor, bias: Tensor | None = None) -> Tensor:
+    """The four LSTM gate activations in one node: sigmoid on the i, f and o blocks of the last
+    axis and tanh on the g block (PyTorch's order i, f, g, o; each block a quarter), applied to
+    `pre + bias` (the bias add is folded in: one array fewer kept per time step).
+
+    >>> import numpy as np
+    >>> from tinygrad_lite import Tensor
+    >>> lstm_gates(Tensor(np.zeros((1, 4)))).tolist()
+    [[0.5, 0.5, 0.0, 0.5]]
+    """
+    if pre.ndim == 0 or pre.shape[-1] % 4:
+        raise ShapeError(
+            f"lstm_gates: the last axis must hold four equal gate blocks (i, f, g, o), got "
+            f"shape {pre.shape}"
+        )
+    if bias is None:
+        return _apply(LSTM_GATES, (pre,))
+    if bias.shape != pre.shape[-1:]:
+        raise ShapeError(
+            f"lstm_gates: bias of shape {bias.shape} does not match pre-activations of shape "
+            f"{pre.shape}; it needs shape ({pre.shape[-1]},)"
+        )
+    return _apply(LSTM_GATES, (pre, bias))
+
+
+def _cell_state_forward(act: np.ndarray, c: np.ndarray) -> np.ndarray:
+    n = c.shape[-1]
+    return act[..., n : 2 * n] * c + act[..., :n] * act[..., 2 * n : 3 * n]
+
+
+def _cell_state_vjp(xp, g, out, inputs, needs):
+    act, c = inputs
+    n = c.shape[-1]
+    i, f, cand = act[..., :n], act[..., n : 2 * n], act[..., 2 * n : 3 * n]
+    d_act = d_c = None
+    if needs[0]:
+        if isinstance(g, np.ndarray):  # fast path: fill the four blocks of one array
+            d_act = np.empty(act.shape, dtype=np.result_type(g, act))
+            np.multiply(g, cand, out=d_act[..., :n])
+            np.multiply(g, c, out=d_act[..., n : 2 * n])
+            np.multiply(g, i, out=d_act[..., 2 * n : 3 * n])
+            d_act[..., 3 * n :] = 0  # the output gate does not touch the cell state
+        else:  # create_graph: the same gradient built from recorded ops
+            d_act = xp.cat([g * cand, g * c, g * i, g * 0], act.ndim - 1)
+    if needs[1]:
+        d_c = g * f
+    return d_act, d_c
+
+
+LSTM_CELL_STATE = Op("lstm_cell_state", _cell_state_forward, _cell_state_vjp)
+
+
+def lstm_cell_state(act: Tensor, c: Tensor) -> Tensor:
+    """The LSTM cell-state update c' = f * c + i * g in one node, from the gate activations
+    `act` (blocks i, f, g, o on the last axis, as `lstm_gates` returns them) and the previous
+    cell state `c`. One node per step keeps the c_{t-1} -> c_t chain easy to follow in a drawing
+    and the op count of an unrolled layer low.
+
+    >>> import numpy as np
+    >>> from tinygrad_lite import Tensor
+    >>> act = Tensor(np.array([[0.5, 1.0, 4.0, 0.0]]))  # i, f, g, o for hidden size 1
+    >>> lstm_cell_state(act, Tensor(np.array([[3.0]]))).tolist()  # 1 * 3 + 0.5 * 4
+    [[5.0]]
+    """
+    if act.shape[:-1] != c.shape[:-1] or act.shape[-1] != 4 * c.shape[-1]:
+        raise ShapeError(
+            f"lstm_cell_state: gate activations of shape {act.shape} do not match a cell state "
+            f"of shape {c.shape}; the activations need shape (..., 4 * hidden)"
+        )
+    return _apply(LSTM_CELL_STATE, (act, c))
+
+
+def _hidden_forward(act: np.ndarray, c: np.ndarray) -> np.ndarray:
+    return act[..., 3 * c.shape[-1] :] * np.tanh(c)
+
+
+def _hidden_vjp(xp, g, out, inputs, needs):
+    act, c = inputs
+    n = c.shape[-1]
+    tanh_c = xp.tanh(c)  # recomputed: cheaper to keep one array fewer per step
+    d_act = d_c = None
+    if needs[0]:
+        if isinstance(g, np.ndarray):  # fast path: only the o block is non-zero
+            d_act = np.zeros(act.shape, dtype=np.result_type(g, act))
+            np.multiply(g, tanh_c, out=d_act[..., 3 * n :])
+        else:  # create_graph: the same gradient built from recorded ops
+            zero = g * 0
+            d_act = xp.cat([zero, zero, zero, g * tanh_c], act.ndim - 1)
+    if needs[1]:
+        d_c = g * act[..., 3 * n :] * (1 - tanh_c * tanh_c)
+    return d_act, d_c
+
+
+LSTM_HIDDEN = Op("lstm_hidden", _hidden_forward, _hidden_vjp)
+
+
+def lstm_hidden(act: Tensor, c: Tensor) -> Tensor:
+    """The LSTM output h' = o * tanh(c') in one node, from the gate activations `act` (blocks
+    i, f, g, o on the last axis) and the new cell state `c`.
+
+    >>> import numpy as np
+    >>> from tinygrad_lite import Tensor
+    >>> act = Tensor(np.array([[0.0, 0.0, 0.0, 0.5]]))  # i, f, g, o for hidden size 1
+    >>> round(lstm_hidden(act, Tensor(np.array([[100.0]]))).item(), 6)  # 0.5 * tanh(100)
+    0.5
+    """
+    if act.shape[:-1] != c.shape[:-1] or act.shape[-1] != 4 * c.shape[-1]:
+        raise ShapeError(
+            f"lstm_hidden: gate activations of shape {act.shape} do not match a cell state "
+            f"of shape {c.shape}; the activations need shape (..., 4 * hidden)"
+        )
+    return _apply(LSTM_HIDDEN, (act, c))
 
 
 # -- the step functions shared by cells and unrolled layers -----------------------------------
@@ -79,7 +239,11 @@ def lstm_step(
         c' = f * c + i * g,  h' = o * tanh(c')
 
     `w_t` is cat([W_ih, W_hh], 1).T of shape (input + hidden, 4 * hidden) and `b` is
-    b_ih + b_hh (or None): one matmul for all four gates, then slices.
+    b_ih + b_hh (or None). A step records five nodes: cat, one matmul for all four gates,
+    `lstm_gates` (bias + activations), `lstm_cell_state` (c') and `lstm_hidden` (h'); the
+    three fused nodes read their gate from a block of one array instead of slicing it out,
+    which keeps both the op count and the memory held per step low (this matters: an unrolled
+    layer records them once per time step).
 
     >>> import numpy as np
     >>> from tinygrad_lite import Tensor
@@ -88,20 +252,11 @@ def lstm_step(
     >>> c2.tolist()  # f = 0.5 keeps half the cell, i * g = 0.5 * tanh(0) adds nothing
     [[0.5]]
     """
-    n = h.shape[-1]
     with scope("gates"):
-        gates = cat((*x_parts, h), 1) @ w_t
-        if b is not None:
-            gates = gates + b
-        # One sigmoid over all four blocks (the g block is discarded) is fewer recorded ops
-        # than slicing first and calling sigmoid three times.
-        act = gates.sigmoid()
-        i = act[:, :n]
-        f = act[:, n : 2 * n]
-        o = act[:, 3 * n :]
-        g = gates[:, 2 * n : 3 * n].tanh()
-    c = f * c + i * g
-    return o * c.tanh(), c
+        # sigmoid on i, f, o and tanh on g of [x, h] @ w_t + b, in one node
+        act = lstm_gates(cat((*x_parts, h), 1) @ w_t, b)
+    c = lstm_cell_state(act, c)  # f * c + i * g, one node
+    return lstm_hidden(act, c), c  # o * tanh(c), one node
 
 
 def gru_step(

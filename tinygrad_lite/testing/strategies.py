@@ -10,12 +10,14 @@ draws from these strategies, and so can users testing functions of their own.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 try:
     from hypothesis import reject
@@ -101,7 +103,7 @@ def _min_gap(a: np.ndarray) -> float:
 
 def arrays(
     shape: tuple[int, ...] | SearchStrategy | None = None,
-    dtype=np.float64,
+    dtype: DTypeLike = np.float64,
     min_value: float = -3.0,
     max_value: float = 3.0,
     min_magnitude: float = 0.0,
@@ -132,7 +134,23 @@ def arrays(
     ...     assert np.all(np.abs(a) >= 0.5) and np.all(np.abs(a - 2.0) >= 0.1)
     >>> check()
     """
-    dtype = np.dtype(dtype)
+    return _arrays(
+        tuple(shape) if isinstance(shape, list) else shape,
+        np.dtype(dtype),
+        float(min_value),
+        float(max_value),
+        float(min_magnitude),
+        tuple(float(p) for p in (avoid or ())),
+        float(margin),
+        bool(unique),
+        float(min_gap),
+    )
+
+
+# Tests draw arrays inside composite strategies, once per example: building the hypothesis
+# strategy is the expensive part, so identical requests share one.
+@functools.lru_cache(maxsize=1024)
+def _arrays(shape, dtype, min_value, max_value, min_magnitude, avoid, margin, unique, min_gap):
     if dtype.kind != "f" or dtype.itemsize not in (4, 8):
         raise ValueError(f"arrays: dtype must be float32 or float64, got {dtype}")
     if not (math.isfinite(min_value) and math.isfinite(max_value) and min_value <= max_value):
@@ -141,7 +159,6 @@ def arrays(
         )
     if min_magnitude < 0 or margin < 0 or min_gap < 0:
         raise ValueError("arrays: min_magnitude, margin and min_gap must be >= 0")
-    avoid = [float(p) for p in (avoid or ())]
     intervals = []
     for lo, hi in _allowed_intervals(min_value, max_value, min_magnitude, avoid, margin):
         lo, hi = _inward(lo, hi, dtype)
@@ -353,8 +370,9 @@ class ExpressionGraph:
     description: str
 
     def __repr__(self) -> str:
-        shapes = ", ".join(str(x.shape) for x in self.inputs)
-        return f"ExpressionGraph({self.description!r}, input shapes {shapes})"
+        # What hypothesis prints for a failing example: enough to rebuild it by hand.
+        inputs = ", ".join(f"x{i}={x.tolist()!r}" for i, x in enumerate(self.inputs))
+        return f"ExpressionGraph({self.description!r}, {inputs})"
 
     @property
     def ops(self) -> tuple[str, ...]:
@@ -432,7 +450,7 @@ def expression_graphs(
     n_inputs: int = 2,
     min_depth: int = 2,
     shapes: SearchStrategy | None = None,
-    dtype=np.float64,
+    dtype: DTypeLike = np.float64,
     min_value: float = -2.0,
     max_value: float = 2.0,
 ) -> SearchStrategy[ExpressionGraph]:
@@ -447,7 +465,10 @@ def expression_graphs(
     use are added to it at the end, so every input has a gradient. The inputs' shapes broadcast
     together (`shapes`, a strategy of tuples of shapes, defaults to
     `broadcastable_shapes(n_inputs, max_dims=2, max_side=3)`); values lie in
-    [min_value, max_value].
+    [min_value, max_value]. A node where no allowed op fits passes its first operand through,
+    and a draw whose root does so is rejected: a short `ops` list needs inputs in its ops'
+    domain (`ops=["log", "*"]` wants `min_value=0.5`, say). Reductions act on the last axis
+    with keepdims=True, so every intermediate shape still broadcasts against the others.
 
     >>> import numpy as np
     >>> from hypothesis import given, settings
