@@ -41,7 +41,7 @@ format: venv
 	$(BIN)/ruff format tinygrad_lite viz tests examples bench
 
 test: venv dot lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -q
 
 demo: venv dot
 	@mkdir -p out
