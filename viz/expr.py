@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import keyword
 import math
+import operator
 import os
 import warnings
 from collections.abc import Callable, Iterable, Mapping
@@ -388,17 +389,16 @@ def _kind(x) -> str:
     return "a number"
 
 
+# The four operators that act the same on numbers and on tensors; "**" is the rest.
+_ARITHMETIC = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
+
+
 def _number_op(symbol: str, a: float, b: float) -> float:
     """Arithmetic on two plain numbers. Python floats raise where numpy would give inf/NaN;
     here an overflow is refused (9**9**9 must not hang or fill the graph with inf)."""
-    if symbol == "+":
-        return a + b
-    if symbol == "-":
-        return a - b
-    if symbol == "*":
-        return a * b
-    if symbol == "/":
-        return a / b
+    op = _ARITHMETIC.get(symbol)
+    if op is not None:
+        return op(a, b)
     out = a**b
     return math.nan if isinstance(out, complex) else float(out)
 
@@ -432,15 +432,8 @@ def _binary(symbol: str, a, b):
             shape = None  # the engine's own op reports the mismatch, naming the shapes
         if shape is not None:
             _check_size(shape, f"the result of {symbol}")
-    if symbol == "+":
-        return a + b
-    if symbol == "-":
-        return a - b
-    if symbol == "*":
-        return a * b
-    if symbol == "/":
-        return a / b
-    return a**b
+    op = _ARITHMETIC.get(symbol)
+    return op(a, b) if op is not None else a**b
 
 
 def _as_constant_value(x: float) -> Value:

@@ -65,6 +65,15 @@ def _float_target(target, like: Tensor) -> Tensor:
     return t if t.dtype == like.dtype else t.astype(like.dtype)
 
 
+def _input_and_target(input, target, reduction: str, who: str) -> tuple[Tensor, Tensor]:
+    """Check `reduction`; return the float input and the target in its dtype, same shape."""
+    _check_reduction(reduction, who)
+    x = _float_input(input, who)
+    y = _float_target(target, x)
+    _same_shape(x, y, who)
+    return x, y
+
+
 def mse_loss(input, target, reduction: str = "mean") -> Tensor:
     """Mean (or sum, or elementwise) squared error.
 
@@ -72,10 +81,7 @@ def mse_loss(input, target, reduction: str = "mean") -> Tensor:
     >>> nn.functional.mse_loss(Tensor([1.0, 2.0]), Tensor([1.0, 4.0])).item()
     2.0
     """
-    _check_reduction(reduction, "mse_loss")
-    x = _float_input(input, "mse_loss")
-    y = _float_target(target, x)
-    _same_shape(x, y, "mse_loss")
+    x, y = _input_and_target(input, target, reduction, "mse_loss")
     diff = x - y
     return _reduce(diff * diff, reduction)
 
@@ -87,10 +93,7 @@ def l1_loss(input, target, reduction: str = "mean") -> Tensor:
     >>> nn.functional.l1_loss(Tensor([1.0, 2.0]), Tensor([1.0, 4.0])).item()
     1.0
     """
-    _check_reduction(reduction, "l1_loss")
-    x = _float_input(input, "l1_loss")
-    y = _float_target(target, x)
-    _same_shape(x, y, "l1_loss")
+    x, y = _input_and_target(input, target, reduction, "l1_loss")
     return _reduce((x - y).abs(), reduction)
 
 
@@ -110,10 +113,7 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean") ->
     >>> round(nn.functional.binary_cross_entropy(Tensor([0.5]), Tensor([1.0])).item(), 4)
     0.6931
     """
-    _check_reduction(reduction, "binary_cross_entropy")
-    p = _float_input(input, "binary_cross_entropy")
-    y = _float_target(target, p)
-    _same_shape(p, y, "binary_cross_entropy")
+    p, y = _input_and_target(input, target, reduction, "binary_cross_entropy")
     if p.size and (p.data.min() < 0 or p.data.max() > 1):
         raise ValueError(
             "binary_cross_entropy: input must hold probabilities in [0, 1]; apply sigmoid "
@@ -135,10 +135,7 @@ def binary_cross_entropy_with_logits(
     >>> nn.functional.binary_cross_entropy_with_logits(Tensor([1e4]), Tensor([0.0])).item()
     10000.0
     """
-    _check_reduction(reduction, "binary_cross_entropy_with_logits")
-    x = _float_input(input, "binary_cross_entropy_with_logits")
-    y = _float_target(target, x)
-    _same_shape(x, y, "binary_cross_entropy_with_logits")
+    x, y = _input_and_target(input, target, reduction, "binary_cross_entropy_with_logits")
     # softplus(-x) = max(-x, 0) + log(1 + exp(-|x|)): exp of a non-positive number only. At
     # x == 0 maximum() splits the gradient evenly, which gives the exact derivative -1/2.
     softplus_neg = maximum(-x, 0.0) + (1 + (-x.abs()).exp()).log()

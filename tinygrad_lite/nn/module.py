@@ -314,7 +314,20 @@ def _to_numpy(value) -> np.ndarray:
     return np.asarray(value)
 
 
-class Sequential(Module):
+class _ModuleSequence(Module):
+    """Sub-modules registered as "0", "1", ...: indexing, len() and iteration in that order."""
+
+    def __getitem__(self, index: int) -> Module:
+        return list(self._modules.values())[index]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+
+class Sequential(_ModuleSequence):
     """Modules applied one after another, named "0", "1", ... as in PyTorch.
 
     >>> from tinygrad_lite import nn
@@ -328,22 +341,13 @@ class Sequential(Module):
         for i, m in enumerate(modules):
             setattr(self, str(i), m)
 
-    def __getitem__(self, index: int) -> Module:
-        return list(self._modules.values())[index]
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
     def forward(self, x):
         for m in self._modules.values():
             x = m(x)
         return x
 
 
-class ModuleList(Module):
+class ModuleList(_ModuleSequence):
     """A list of sub-modules, registered as "0", "1", ..."""
 
     def __init__(self, modules=()) -> None:
@@ -354,12 +358,3 @@ class ModuleList(Module):
     def append(self, module: Module) -> ModuleList:
         setattr(self, str(len(self._modules)), module)
         return self
-
-    def __getitem__(self, index: int) -> Module:
-        return list(self._modules.values())[index]
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())

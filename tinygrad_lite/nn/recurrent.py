@@ -235,6 +235,15 @@ class _RNNBase(Module):
         b_hh = getattr(self, f"bias_hh_l{k}{suffix}") if self.bias else None
         return w_ih, w_hh, b_ih, b_hh
 
+    def _fused_weights(self, k: int, suffix: str):
+        """(scope prefix, [W_ih W_hh]^T, b_ih + b_hh or None): one matmul a step (RNN, LSTM)."""
+        w_ih, w_hh, b_ih, b_hh = self._weights(k, suffix)
+        where = f"{self.name}/l{k}{suffix}"
+        with scope(f"{where}/weights"):
+            w_t = cat((w_ih, w_hh), 1).T
+            b = b_ih + b_hh if self.bias else None
+        return where, w_t, b
+
     def _zeros(self, batch: int) -> Tensor:
         return zeros(batch, self.hidden_size, dtype=self.weight_ih_l0.dtype)
 
@@ -281,11 +290,7 @@ class RNN(_RNNBase):
         return output, h_n
 
     def _direction(self, steps, k, suffix, init, batch):
-        w_ih, w_hh, b_ih, b_hh = self._weights(k, suffix)
-        where = f"{self.name}/l{k}{suffix}"
-        with scope(f"{where}/weights"):
-            w_t = cat((w_ih, w_hh), 1).T
-            b = b_ih + b_hh if self.bias else None
+        where, w_t, b = self._fused_weights(k, suffix)
         h = init[0] if init[0] is not None else self._zeros(batch)
         relu = self.mode == "RNN_RELU"
         outs: list = [None] * len(steps)
@@ -318,11 +323,7 @@ class LSTM(_RNNBase):
         return output, (h_n, c_n)
 
     def _direction(self, steps, k, suffix, init, batch):
-        w_ih, w_hh, b_ih, b_hh = self._weights(k, suffix)
-        where = f"{self.name}/l{k}{suffix}"
-        with scope(f"{where}/weights"):
-            w_t = cat((w_ih, w_hh), 1).T
-            b = b_ih + b_hh if self.bias else None
+        where, w_t, b = self._fused_weights(k, suffix)
         h = init[0] if init[0] is not None else self._zeros(batch)
         c = init[1] if init[1] is not None else self._zeros(batch)
         outs: list = [None] * len(steps)
