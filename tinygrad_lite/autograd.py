@@ -224,7 +224,8 @@ class Node:
       `_scope` (str), `requires_grad` (bool), `_freed` (bool)
     - `_vjp(g, create_graph)`: the gradient for each parent (None where there is none)
     - `_receive(g)`: store a finished gradient (`.grad` of leaves, retain_grad); a plain
-      float gradient (a Value's) is added to `.grad` by the driver directly
+      float gradient (a Value's) is added to `.grad` by the driver directly, and the driver
+      only calls it for leaves and for nodes whose `_retains` is true
     - `_hooks` (None or a list) and `_run_hooks(g)`: user hooks that may replace a gradient
     - `_seed_grad(gradient, where, create_graph)` and `_grad_as_public(g)`: conversions
     - `_seen_grad`: the gradient that reached this node (read by the graph export)
@@ -338,14 +339,16 @@ def iter_backward(
                 node._seen_grad = g
             if wanted is not None and id(node) in wanted:
                 captured[id(node)] = g
+            parents = node._parents
             if accumulate:
                 if g.__class__ is float:
                     # A Value's plain float gradient: `_receive` inlined (a call per node is a
                     # measurable share of a scalar backward pass).
                     node.grad += g
-                else:
+                elif node._retains or not parents:
+                    # Only leaves and nodes that retain_grad() store a gradient; asking the
+                    # others would be a call per node that does nothing.
                     node._receive(g)
-            parents = node._parents
             if not parents:
                 continue
             if node._freed:
@@ -357,7 +360,15 @@ def iter_backward(
             parent_grads = node._vjp(g, create_graph)
             if not retain_graph:
                 node._freed = True
-            if len(parents) == 2:
+            if len(parents) == 1:
+                a = parents[0]
+                ga = parent_grads[0]
+                if ga is not None and a.requires_grad:
+                    if anomaly and _nonfinite(ga):
+                        raise anomaly_error(node, "backward", "a NaN or Inf gradient")
+                    prev = a._seen_grad
+                    a._seen_grad = ga if prev is None else prev + ga
+            elif len(parents) == 2:
                 # Most nodes are binary ops: the same accumulation as the loop below, unrolled,
                 # which skips making a zip per node (~15% of a scalar backward pass).
                 a, b = parents

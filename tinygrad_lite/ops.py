@@ -129,16 +129,44 @@ def _shape(x) -> tuple:
     return x.shape  # ndarray, numpy scalar and Tensor all have it
 
 
+_SCALARS: dict = {}
+
+
+def scalar(value, dtype) -> np.ndarray:
+    """A read-only 0-d array holding `value` in `dtype`, made once and then reused.
+
+    NumPy 2 converts a Python number met by an array on every call (a few hundred
+    nanoseconds, as much as the arithmetic on a small array); a 0-d array of the array's own
+    dtype costs nothing to convert and keeps the result in that dtype.
+    """
+    # A float zero is never looked up: -0.0 and 0 are equal keys, and the sign matters (x / -0.0).
+    cacheable = value.__class__ is int or (value and value == value)  # NaN is never equal
+    key = (value, dtype)
+    arr = _SCALARS.get(key) if cacheable else None
+    if arr is None:
+        arr = np.array(value, dtype=dtype)
+        arr.flags.writeable = False
+        if cacheable and len(_SCALARS) < 4096:  # bounded: code may meet many distinct numbers
+            _SCALARS[key] = arr
+    return arr
+
+
 # ------------------------------------------------------------------------------------------
 # Elementwise binary ops (broadcasting)
 # ------------------------------------------------------------------------------------------
 
 
+def _unbroadcast_to(xp, g, x):
+    """`g` summed down to the shape of `x`; the shape test inline is the common no-op case."""
+    shape = x.shape
+    return g if g.shape == shape else unbroadcast(xp, g, shape)
+
+
 def add_vjp(xp, g, out, inputs, needs):
     a, b = inputs
     return (
-        unbroadcast(xp, g, _shape(a)) if needs[0] else None,
-        unbroadcast(xp, g, _shape(b)) if needs[1] else None,
+        _unbroadcast_to(xp, g, a) if needs[0] else None,
+        _unbroadcast_to(xp, g, b) if needs[1] else None,
     )
 
 
@@ -148,8 +176,8 @@ ADD = defop("+", np.add, add_vjp)
 def sub_vjp(xp, g, out, inputs, needs):
     a, b = inputs
     return (
-        unbroadcast(xp, g, _shape(a)) if needs[0] else None,
-        unbroadcast(xp, -g, _shape(b)) if needs[1] else None,
+        _unbroadcast_to(xp, g, a) if needs[0] else None,
+        _unbroadcast_to(xp, -g, b) if needs[1] else None,
     )
 
 
@@ -159,8 +187,8 @@ SUB = defop("-", np.subtract, sub_vjp)
 def mul_vjp(xp, g, out, inputs, needs):
     a, b = inputs
     return (
-        unbroadcast(xp, g * b, _shape(a)) if needs[0] else None,
-        unbroadcast(xp, g * a, _shape(b)) if needs[1] else None,
+        _unbroadcast_to(xp, g * b, a) if needs[0] else None,
+        _unbroadcast_to(xp, g * a, b) if needs[1] else None,
     )
 
 
@@ -170,8 +198,8 @@ MUL = defop("*", np.multiply, mul_vjp)
 def div_vjp(xp, g, out, inputs, needs):
     a, b = inputs
     return (
-        unbroadcast(xp, g / b, _shape(a)) if needs[0] else None,
-        unbroadcast(xp, -g * out / b, _shape(b)) if needs[1] else None,
+        _unbroadcast_to(xp, g / b, a) if needs[0] else None,
+        _unbroadcast_to(xp, -g * out / b, b) if needs[1] else None,
     )
 
 
@@ -273,26 +301,50 @@ def sqrt_forward(x):
 
 
 SQRT = defop("sqrt", sqrt_forward, lambda xp, g, out, inputs, needs: (g / (2 * out),))
-TANH = defop("tanh", np.tanh, lambda xp, g, out, inputs, needs: (g * (1 - out * out),))
+# d tanh = 1 - tanh^2, applied as g - (g*out)*out: three array-array ops, no Python number for
+# numpy to convert (and the same formula records under create_graph).
+TANH = defop("tanh", np.tanh, lambda xp, g, out, inputs, needs: (g - g * out * out,))
+
+# sigmoid(x) = e / (1 + e) with e = exp(min(x, L)), L just below the largest finite exponent of
+# the dtype: exp never overflows (no warning at x = 1000), past L the true value rounds to 1
+# anyway, and for x << 0 the quotient of a tiny e is exact to the last bit (1 / (1 + exp(-x))
+# would need the same clamp on the other side). Four ufunc calls and no Python numbers.
+_EXP_LIMIT = {np.dtype(np.float16): 11.0, np.dtype(np.float32): 88.0}
+_SIGMOID_CONSTANTS: dict = {}  # dtype -> (L, 1) as 0-d arrays of that dtype
 
 
 def sigmoid_forward(x):
-    # exp of a non-positive number only: no overflow for large |x|.
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    dt = x.dtype
+    if dt.kind != "f":
+        x, dt = x.astype(np.float64), np.dtype(np.float64)
+    consts = _SIGMOID_CONSTANTS.get(dt)
+    if consts is None:
+        consts = _SIGMOID_CONSTANTS[dt] = (scalar(_EXP_LIMIT.get(dt, 709.0), dt), scalar(1, dt))
+    limit, one = consts
+    e = np.exp(np.minimum(x, limit))
+    return e / (e + one)
 
 
-SIGMOID = defop(
-    "sigmoid", sigmoid_forward, lambda xp, g, out, inputs, needs: (g * out * (1 - out),)
-)
+def sigmoid_vjp(xp, g, out, inputs, needs):
+    gout = g * out  # g * out * (1 - out), as array-array ops
+    return (gout - gout * out,)
+
+
+SIGMOID = defop("sigmoid", sigmoid_forward, sigmoid_vjp)
 
 
 def relu_forward(x):
-    return np.maximum(x, 0).astype(x.dtype, copy=False)
+    return np.maximum(x, scalar(0, x.dtype))
 
 
-# relu'(0) = 0, as PyTorch: the mask is strictly x > 0.
-RELU = defop("relu", relu_forward, lambda xp, g, out, inputs, needs: (g * (xp.raw(inputs[0]) > 0),))
+def relu_vjp(xp, g, out, inputs, needs):
+    # relu'(0) = 0, as PyTorch: the mask is strictly x > 0 (and 0 at NaN, as PyTorch's).
+    x = xp.raw(inputs[0])
+    dt = xp.raw(g).dtype
+    return (g * (x > scalar(0, x.dtype)).astype(dt),)
+
+
+RELU = defop("relu", relu_forward, relu_vjp)
 # abs'(0) = 0, as PyTorch's sign(0) = 0.
 ABS = defop("abs", np.abs, lambda xp, g, out, inputs, needs: (g * np.sign(xp.raw(inputs[0])),))
 
@@ -334,6 +386,8 @@ CAST = defop("cast", cast_forward, cast_vjp)
 def matmul_vjp(xp, g, out, inputs, needs):
     a, b = inputs
     a_shape, b_shape = _shape(a), _shape(b)
+    if len(a_shape) == 2 and len(b_shape) == 2:  # the common case: nothing to broadcast
+        return (g @ b.T if needs[0] else None, a.T @ g if needs[1] else None)
     # 1-D operands are promoted to matrices (as numpy does) and the gradient reshaped back.
     if len(a_shape) == 1:
         a = xp.reshape(a, (1, a_shape[0]))

@@ -54,32 +54,64 @@ _BROADCAST_FIX = "shapes must be equal or 1 in each trailing axis; reshape or un
 
 
 def _shape_error(fn: O.Op, arrays, ctx, err: Exception) -> ShapeError:
+    if fn is O.MATMUL:
+        return _matmul_error(*arrays)
     shapes = " and ".join(str(tuple(a.shape)) for a in arrays)
     fix = _FIXES.get(fn.name, _BROADCAST_FIX)
     extra = f" with {ctx[0]!r}" if fn.name in ("reshape", "expand") and ctx else ""
     return ShapeError(f"{fn.name}: cannot apply to shapes {shapes}{extra}: {fix} ({err})")
 
 
+def _matmul_error(a, b) -> ShapeError:
+    if a.ndim == 0 or b.ndim == 0:
+        return ShapeError(
+            f"matmul: both operands need at least one dimension, got shapes {a.shape} and "
+            f"{b.shape}; use * for scaling"
+        )
+    k_a = a.shape[-1]
+    k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if k_a != k_b:
+        return ShapeError(
+            f"matmul: shapes {a.shape} and {b.shape} do not line up: the inner dimensions "
+            f"{k_a} and {k_b} differ; {_FIXES['matmul']}"
+        )
+    return ShapeError(
+        f"matmul: the batch dimensions of shapes {a.shape} and {b.shape} do not broadcast; "
+        f"{_BROADCAST_FIX}"
+    )
+
+
+_new_object = object.__new__
+# The driver only asks a node for its gradient when some parent requires grad, so the single
+# parent of a unary node always does.
+_NEEDS_ONE = (True,)
+
+
 def _apply(fn: O.Op, parents: tuple, ctx: tuple = ()) -> Tensor:
-    """Run `fn` forward on the parents' arrays and record the result as a graph node."""
-    # Unary and binary ops spelled out: a generator per op is a visible share of a small op.
-    if len(parents) == 2:
-        a, b = parents
-        arrays = (a.data, b.data)
-        tracked = a.requires_grad or b.requires_grad
-    elif len(parents) == 1:
-        arrays = (parents[0].data,)
-        tracked = parents[0].requires_grad
-    else:
-        arrays = tuple(p.data for p in parents)
-        tracked = any(p.requires_grad for p in parents)
+    """Run `fn` forward on the parents' arrays and record the result as a graph node.
+
+    This is the only place a Tensor op node is made, and on small arrays its bookkeeping costs
+    as much as the arithmetic: unary and binary ops are spelled out (no generator, no argument
+    unpacking when there is no context) and the node's slots are filled directly.
+    """
+    n = len(parents)
     try:
-        data = fn.forward(*arrays, *ctx)
+        if n == 1:
+            a = parents[0]
+            data = fn.forward(a.data, *ctx) if ctx else fn.forward(a.data)
+            tracked = a.requires_grad
+        elif n == 2:
+            a, b = parents
+            data = fn.forward(a.data, b.data, *ctx) if ctx else fn.forward(a.data, b.data)
+            tracked = a.requires_grad or b.requires_grad
+        else:
+            data = fn.forward(*[p.data for p in parents], *ctx)
+            tracked = any(p.requires_grad for p in parents)
     except ValueError as err:
-        raise _shape_error(fn, arrays, ctx, err) from None
+        raise _shape_error(fn, [p.data for p in parents], ctx, err) from None
     if data.__class__ is not np.ndarray:
         data = np.asarray(data)
-    t = Tensor.__new__(Tensor)
+    t = _new_object(Tensor)
     t.data = data
     t._grad = None
     t._id = _next_id()
@@ -87,7 +119,6 @@ def _apply(fn: O.Op, parents: tuple, ctx: tuple = ()) -> Tensor:
     t._freed = False
     t._hooks = None
     t._seen_grad = None
-    t._trace = None
     t._walk = None
     t.name = None
     t._retains = False
@@ -95,13 +126,11 @@ def _apply(fn: O.Op, parents: tuple, ctx: tuple = ()) -> Tensor:
         t.requires_grad = True
         t._parents = parents
         t._fn = fn
-        t._op = fn.name
         t._ctx = ctx
     else:
         t.requires_grad = False
         t._parents = ()
         t._fn = None
-        t._op = ""
         t._ctx = ()
     if STATE.anomaly:
         t._trace = creation_site()
@@ -114,7 +143,8 @@ class _AnomalyView:
     """Names the op for an anomaly found before the node is wired in (e.g. under no_grad)."""
 
     def __init__(self, op, node):
-        self._op, self._scope, self._id, self._trace = op, node._scope, node._id, node._trace
+        self._op, self._scope, self._id = op, node._scope, node._id
+        self._trace = getattr(node, "_trace", None)
 
 
 def _is_scalar_like(x) -> bool:
@@ -125,11 +155,15 @@ def _constant(x, like: Tensor | None = None) -> Tensor:
     """Turn a non-Tensor operand into a constant leaf. Python numbers and 0-d arrays take the
     dtype of the floating tensor they meet (so a float32 graph stays float32 under NumPy 2);
     other arrays keep their own dtype and promote as numpy does."""
+    cls = x.__class__
+    if (cls is float or cls is int) and like is not None:
+        # The common `t * 0.5` and `1 - t`, decided without the checks below (same result),
+        # around a cached read-only 0-d array (see ops.scalar).
+        dt = like.data.dtype
+        if dt.kind == "f" or (cls is int and dt.kind in "iu"):
+            return Tensor._wrap(O.scalar(x, dt))
     if isinstance(x, Tensor):
         return x
-    if x.__class__ is float and like is not None and like.data.dtype.kind == "f":
-        # The common `t * 0.5`, decided without the checks below (same result).
-        return Tensor._wrap(np.asarray(x, dtype=like.data.dtype))
     if hasattr(x, "requires_grad"):  # a Value met by a Tensor
         raise DTypeError(
             f"cannot combine a Value with a Tensor ({x!r}); use Tensor(value.data) instead"
@@ -179,7 +213,6 @@ class Tensor:
         "name",
         "_grad",
         "_parents",
-        "_op",
         "_fn",
         "_ctx",
         "_id",
@@ -215,7 +248,6 @@ class Tensor:
         self.data = arr
         self._grad = None
         self._parents = ()
-        self._op = ""
         self._fn = None
         self._ctx = ()
         self._id = _next_id()
@@ -223,7 +255,6 @@ class Tensor:
         self._freed = False
         self._hooks = None
         self._seen_grad = None
-        self._trace = None
         self._walk = None
         self._retains = False
         self.name = name
@@ -234,11 +265,10 @@ class Tensor:
     @classmethod
     def _wrap(cls, array: np.ndarray, name: str | None = None) -> Tensor:
         """A leaf around an existing array, with no copy and no dtype inference."""
-        t = cls.__new__(cls)
-        t.data = np.asarray(array)
+        t = _new_object(cls)
+        t.data = array if array.__class__ is np.ndarray else np.asarray(array)
         t._grad = None
         t._parents = ()
-        t._op = ""
         t._fn = None
         t._ctx = ()
         t._id = _next_id()
@@ -246,7 +276,6 @@ class Tensor:
         t._freed = False
         t._hooks = None
         t._seen_grad = None
-        t._trace = None
         t._walk = None
         t._retains = False
         t.name = name
@@ -275,6 +304,12 @@ class Tensor:
     def op(self) -> str:
         """The op that produced this tensor ('' for a leaf)."""
         return self._op
+
+    @property
+    def _op(self) -> str:
+        # Derived from the op rather than stored: one slot less to fill for every node.
+        fn = self._fn
+        return "" if fn is None else fn.name
 
     @property
     def scope(self) -> str:
@@ -469,60 +504,59 @@ class Tensor:
         return g if isinstance(g, Tensor) else Tensor._wrap(np.asarray(g, self.data.dtype))
 
     def _vjp(self, g, create_graph: bool):
-        parents = self._parents
-        n = len(parents)
-        # Unary and binary ops spelled out, as in _apply (no generator per node).
-        if n == 2:
-            a, b = parents
-            needs = (a.requires_grad, b.requires_grad)
-        elif n == 1:
-            a = parents[0]
-            needs = (a.requires_grad,)
-        else:
-            needs = tuple(p.requires_grad for p in parents)
         if create_graph:
+            parents = self._parents
+            needs = tuple(p.requires_grad for p in parents)
             if not isinstance(g, Tensor):
                 g = Tensor._wrap(g)
             return self._fn.vjp(TensorBackend, g, self, parents, needs, *self._ctx)
-        if isinstance(g, Tensor):
-            g = g.data
-        if n == 2:
+        # The fast path: numpy arrays in, numpy arrays out, nothing recorded. Unary and binary
+        # ops are spelled out (no generator per node, no argument unpacking without context).
+        parents = self._parents
+        ctx = self._ctx
+        if len(parents) == 1:
+            a = parents[0]
+            inputs, needs = (a.data,), _NEEDS_ONE
+        elif len(parents) == 2:
+            a, b = parents
             inputs = (a.data, b.data)
-        elif n == 1:
-            inputs = (a.data,)
+            needs = (a.requires_grad, b.requires_grad)
         else:
             inputs = tuple(p.data for p in parents)
+            needs = tuple(p.requires_grad for p in parents)
         # numpy's floating-point warnings are silenced for the whole walk by iter_backward.
-        return self._fn.vjp(O.NumpyBackend, g, self.data, inputs, needs, *self._ctx)
+        if ctx:
+            return self._fn.vjp(O.NumpyBackend, g, self.data, inputs, needs, *ctx)
+        return self._fn.vjp(O.NumpyBackend, g, self.data, inputs, needs)
 
     # -- arithmetic -----------------------------------------------------------------------
 
     def __add__(self, other):
-        return _apply(O.ADD, (self, _constant(other, self)))
+        return _apply(O.ADD, (self, other if other.__class__ is Tensor else _constant(other, self)))
 
     def __radd__(self, other):
         return _apply(O.ADD, (_constant(other, self), self))
 
     def __sub__(self, other):
-        return _apply(O.SUB, (self, _constant(other, self)))
+        return _apply(O.SUB, (self, other if other.__class__ is Tensor else _constant(other, self)))
 
     def __rsub__(self, other):
         return _apply(O.SUB, (_constant(other, self), self))
 
     def __mul__(self, other):
-        return _apply(O.MUL, (self, _constant(other, self)))
+        return _apply(O.MUL, (self, other if other.__class__ is Tensor else _constant(other, self)))
 
     def __rmul__(self, other):
         return _apply(O.MUL, (_constant(other, self), self))
 
     def __truediv__(self, other):
-        return _apply(O.DIV, (self, _constant(other, self)))
+        return _apply(O.DIV, (self, other if other.__class__ is Tensor else _constant(other, self)))
 
     def __rtruediv__(self, other):
         return _apply(O.DIV, (_constant(other, self), self))
 
     def __pow__(self, other):
-        return _apply(O.POW, (self, _constant(other, self)))
+        return _apply(O.POW, (self, other if other.__class__ is Tensor else _constant(other, self)))
 
     def __rpow__(self, other):
         return _apply(O.POW, (_constant(other, self), self))
@@ -796,18 +830,7 @@ def _describe_index(index) -> str:
 
 
 def _matmul(a: Tensor, b: Tensor) -> Tensor:
-    if a.ndim == 0 or b.ndim == 0:
-        raise ShapeError(
-            f"matmul: both operands need at least one dimension, got shapes {a.shape} and "
-            f"{b.shape}; use * for scaling"
-        )
-    k_a = a.shape[-1]
-    k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
-    if k_a != k_b:
-        raise ShapeError(
-            f"matmul: shapes {a.shape} and {b.shape} do not line up: the inner dimensions "
-            f"{k_a} and {k_b} differ; {_FIXES['matmul']}"
-        )
+    # Shapes are checked by numpy; `_shape_error` explains a failure (see `_matmul_error`).
     return _apply(O.MATMUL, (a, b))
 
 

@@ -87,6 +87,10 @@ class Value:
             if not math.isfinite(self.data) and _parents:
                 raise anomaly_error(self, "forward", f"the non-finite value {self.data}")
 
+    # Every Value keeps its gradient (micrograd shows intermediate gradients): the driver
+    # hands a non-float gradient (under create_graph) to `_receive` of every node.
+    _retains = True
+
     # -- public surface -------------------------------------------------------------------
 
     @property
