@@ -978,3 +978,25 @@ def test_finite_computations_pass_under_detect_anomaly():
     np.testing.assert_allclose(
         x.grad.data, 1 / np.sqrt(x.data) + np.log(x.data) / (2 * np.sqrt(x.data))
     )
+
+
+# -- gradients from several consumers are summed in place only in arrays the driver made ------
+
+
+def test_fan_in_sums_in_place_without_touching_gradients_other_nodes_hold():
+    # w is used five times. The products are made first and `s = w + 1` last, so backward
+    # reaches s first, and the first gradient w receives is the very array that s holds (an
+    # add passes its gradient through). Summing the products' gradients into that array in
+    # place would change the gradient shown for s (and for the adds that share it).
+    w = Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    products = [w * float(k) for k in range(2, 6)]
+    s = w + 1.0
+    y = s
+    for t in products:
+        y = t + y
+    upstream = np.array([1.0, 10.0, 100.0])
+    (y * Tensor(upstream)).sum().backward()
+    graph = export_graph(y)
+    assert graph.node(s._id).grad.numbers == tuple(upstream)
+    assert graph.node(y._id).grad.numbers == tuple(upstream)
+    np.testing.assert_array_equal(w.grad.data, upstream * (1 + 2 + 3 + 4 + 5))

@@ -282,6 +282,30 @@ def topological_order(roots) -> list:
 _QUIET_FP = {"divide": "ignore", "invalid": "ignore", "over": "ignore"}
 
 
+def _sum_grads(prev, pg, owned: set):
+    """`prev + pg` for a node that receives gradients from several consumers.
+
+    The first sum makes a new array that only this node's `_seen_grad` holds (its id goes in
+    `owned`); later sums add into it in place. A parameter used at every step of an unrolled
+    RNN would otherwise get a fresh weight-sized array per step. Arrays a VJP returned are
+    never written to (they may be another node's gradient or a view of one); the driver takes
+    a node's id out of `owned` before handing its gradient to anyone.
+    """
+    if (
+        prev.__class__ is np.ndarray
+        and pg.__class__ is np.ndarray
+        and id(prev) in owned
+        and pg.shape == prev.shape
+        and pg.dtype == prev.dtype
+    ):
+        prev += pg
+        return prev
+    total = prev + pg
+    if total.__class__ is np.ndarray:
+        owned.add(id(total))
+    return total
+
+
 def _nonfinite(g) -> bool:
     try:
         return not bool(np.all(np.isfinite(getattr(g, "data", g))))
@@ -322,6 +346,7 @@ def iter_backward(
         prev = root._seen_grad
         root._seen_grad = g if prev is None else prev + g
     wanted = {id(x) for x in inputs} if inputs is not None else None
+    owned: set = set()  # accumulators this walk made (see _sum_grads)
     anomaly = STATE.anomaly
     saved_mode = STATE.grad_enabled
     STATE.grad_enabled = create_graph
@@ -334,6 +359,8 @@ def iter_backward(
             g = node._seen_grad
             if g is None:
                 continue
+            if owned:
+                owned.discard(id(g))  # final now: from here on others may hold it
             if node._hooks:
                 g = node._run_hooks(g)
                 node._seen_grad = g
@@ -367,7 +394,12 @@ def iter_backward(
                     if anomaly and _nonfinite(ga):
                         raise anomaly_error(node, "backward", "a NaN or Inf gradient")
                     prev = a._seen_grad
-                    a._seen_grad = ga if prev is None else prev + ga
+                    if prev is None:
+                        a._seen_grad = ga
+                    elif prev.__class__ is float:
+                        a._seen_grad = prev + ga
+                    else:
+                        a._seen_grad = _sum_grads(prev, ga, owned)
             elif len(parents) == 2:
                 # Most nodes are binary ops: the same accumulation as the loop below, unrolled,
                 # which skips making a zip per node (~15% of a scalar backward pass).
@@ -377,19 +409,29 @@ def iter_backward(
                     if anomaly and _nonfinite(ga):
                         raise anomaly_error(node, "backward", "a NaN or Inf gradient")
                     prev = a._seen_grad
-                    a._seen_grad = ga if prev is None else prev + ga
+                    if prev is None:
+                        a._seen_grad = ga
+                    elif prev.__class__ is float:
+                        a._seen_grad = prev + ga
+                    else:
+                        a._seen_grad = _sum_grads(prev, ga, owned)
                 if gb is not None and b.requires_grad:
                     if anomaly and _nonfinite(gb):
                         raise anomaly_error(node, "backward", "a NaN or Inf gradient")
                     prev = b._seen_grad
-                    b._seen_grad = gb if prev is None else prev + gb
+                    if prev is None:
+                        b._seen_grad = gb
+                    elif prev.__class__ is float:
+                        b._seen_grad = prev + gb
+                    else:
+                        b._seen_grad = _sum_grads(prev, gb, owned)
             else:
                 for parent, pg in zip(parents, parent_grads):
                     if pg is not None and parent.requires_grad:
                         if anomaly and _nonfinite(pg):
                             raise anomaly_error(node, "backward", "a NaN or Inf gradient")
                         prev = parent._seen_grad
-                        parent._seen_grad = pg if prev is None else prev + pg
+                        parent._seen_grad = pg if prev is None else _sum_grads(prev, pg, owned)
             if events:
                 # The consumer's code runs while we are paused here: give it back its own
                 # recording mode and numpy error state, and pick up any change it makes to
