@@ -1000,3 +1000,110 @@ def test_fan_in_sums_in_place_without_touching_gradients_other_nodes_hold():
     assert graph.node(s._id).grad.numbers == tuple(upstream)
     assert graph.node(y._id).grad.numbers == tuple(upstream)
     np.testing.assert_array_equal(w.grad.data, upstream * (1 + 2 + 3 + 4 + 5))
+
+
+# -- which interior gradients a pass keeps (set_interior_grad_limit) --------------------------
+
+
+@pytest.fixture
+def grad_limit():
+    """Set the interior-gradient limit for one test and restore it after."""
+    saved = tl.set_interior_grad_limit(None)
+    tl.set_interior_grad_limit(saved)
+    yield tl.set_interior_grad_limit
+    tl.set_interior_grad_limit(saved)
+
+
+def _mlp_graph():
+    x = vec(1.0, -2.0, 3.0)
+    w = Tensor(np.arange(9.0).reshape(3, 3) / 10, requires_grad=True)
+    h = (x @ w).tanh()
+    h.retain_grad()
+    z = h * h
+    y = z.sum()
+    return x, w, h, z, y
+
+
+def test_interior_gradients_are_kept_for_a_pass_under_the_limit(grad_limit):
+    grad_limit(100)
+    x, w, h, z, y = _mlp_graph()
+    y.backward()
+    graph = export_graph(y)
+    assert graph.node(z._id).grad is not None and graph.node(z._id).grad_kept
+    assert graph.node(y._id).grad.numbers == (1.0,)
+
+
+def test_over_the_limit_no_interior_gradient_is_kept_but_leaves_and_retained_are(grad_limit):
+    x, w, h, z, y = _mlp_graph()
+    y.backward(retain_graph=True)
+    expected_w, expected_x, expected_h = w.grad.data.copy(), x.grad.data.copy(), h.grad.data
+    for t in (x, w, h):
+        t.zero_grad()
+    # 3 + 3 + 1 interior elements (h, z, y and the matmul result): over a limit of 4, and the
+    # nodes processed before the pass went over (y, z) are forgotten too, not just the rest.
+    grad_limit(4)
+    y.backward()
+    graph = export_graph(y)
+    for node in (y, z, h):
+        info = graph.node(node._id)
+        assert info.grad_kept is (node is h)  # h keeps its retain_grad() copy
+    assert graph.node(z._id).grad is None
+    assert graph.node(h._id).grad is not None
+    np.testing.assert_array_equal(w.grad.data, expected_w)
+    np.testing.assert_array_equal(x.grad.data, expected_x)
+    np.testing.assert_array_equal(h.grad.data, expected_h)
+    assert graph.node(w._id).grad_kept and graph.node(w._id).grad is not None
+
+
+def test_a_limit_of_none_keeps_every_interior_gradient(grad_limit):
+    grad_limit(None)
+    big = Tensor(np.ones((2000, 1000)), requires_grad=True)
+    mid = big * 2.0
+    y = mid.sum()
+    y.backward()
+    assert export_graph(y).node(mid._id).grad.norm == pytest.approx(np.sqrt(2e6))
+
+
+def test_a_limit_of_zero_keeps_none_and_the_drawing_says_not_kept(grad_limit):
+    import viz
+
+    grad_limit(0)
+    x = vec(1.0, 2.0)
+    y = (x * 3.0).sum()
+    y.backward()
+    source = viz.draw(y).source
+    assert "grad: not kept" in source
+    np.testing.assert_array_equal(x.grad.data, [3.0, 3.0])
+
+
+def test_unreached_nodes_still_say_not_reached_under_a_zero_limit(grad_limit):
+    grad_limit(0)
+    x = vec(1.0, 2.0)
+    y = (x * 3.0).sum()
+    info = export_graph(y).node(y._id)
+    assert info.grad is None and info.grad_kept
+
+
+def test_events_carry_every_gradient_whatever_the_limit(grad_limit):
+    grad_limit(0)
+    x = vec(1.0, 2.0)
+    y = (x * 3.0).sum()
+    events = tl.backward_events(y)
+    assert [e.node.op for e in events] == ["sum", "*"]
+    np.testing.assert_array_equal(events[1].grad, [1.0, 1.0])
+
+
+def test_values_keep_every_gradient_whatever_the_limit(grad_limit):
+    grad_limit(0)
+    a = Value(2.0)
+    b = a * a
+    c = b + 1.0
+    c.backward()
+    assert b.grad == 1.0 and a.grad == 4.0
+    assert export_graph(c).node(b._id).grad.numbers == (1.0,)
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, "10", True])
+def test_the_limit_must_be_a_non_negative_int_or_none(grad_limit, bad):
+    with pytest.raises((TypeError, ValueError), match="set_interior_grad_limit"):
+        grad_limit(bad)

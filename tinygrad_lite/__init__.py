@@ -17,6 +17,7 @@ from .autograd import (
     no_grad,
     scope,
     set_grad_enabled,
+    set_interior_grad_limit,
 )
 from .errors import AnomalyError, DTypeError, GraphFreedError, ShapeError
 from .tensor import (

@@ -35,7 +35,9 @@ __all__ = [
     "iter_backward",
     "no_grad",
     "set_grad_enabled",
+    "set_interior_grad_limit",
     "topological_order",
+    "NOT_KEPT",
 ]
 
 # --------------------------------------------------------------------------------------------
@@ -50,6 +52,7 @@ class _State:
     grad_enabled: bool = True
     anomaly: bool = False
     scope: str = ""
+    interior_grad_limit: int | None = 1_000_000
 
 
 STATE = _State()
@@ -122,6 +125,71 @@ def set_grad_enabled(mode: bool) -> _GradMode:
     False
     """
     return _GradMode(bool(mode))
+
+
+# --------------------------------------------------------------------------------------------
+# Which gradients a backward pass keeps
+# --------------------------------------------------------------------------------------------
+
+
+class _NotKept:
+    """The `_seen_grad` of an interior node whose gradient this pass computed but did not keep
+    (see `set_interior_grad_limit`): reached by backward, unlike a node left at None."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NOT_KEPT"
+
+
+NOT_KEPT = _NotKept()
+
+
+def set_interior_grad_limit(elements: int | None) -> int | None:
+    """Set how many gradient elements one backward pass keeps on interior Tensor nodes (the
+    results of ops) after using them; return the previous setting.
+
+    Leaves always get `.grad` and `retain_grad()` tensors theirs, as in PyTorch. The other
+    nodes' gradients are kept only so that a drawing made after backward can show them. That
+    is free for an expression you would draw, but for an unrolled LSTM it doubles the memory
+    a training step holds, and the time with it (memory that no longer fits in cache). So a
+    pass whose interior gradients add up to more than `elements` (default 1,000,000: 8 MB of
+    float64) keeps none of them, and the graph export marks those nodes "not kept" rather
+    than "not reached". `None` keeps them all; 0 keeps none (PyTorch's behaviour). Values
+    (scalars) always keep every gradient, as micrograd does. `backward_events()` and hooks see
+    every gradient either way.
+
+    >>> import numpy as np
+    >>> from tinygrad_lite import Tensor, set_interior_grad_limit
+    >>> from tinygrad_lite.graph import export_graph
+    >>> x = Tensor(np.ones(3), requires_grad=True)
+    >>> h = x * 2
+    >>> previous = set_interior_grad_limit(0)
+    >>> h.sum().backward()
+    >>> export_graph(h).node(h._id).grad_kept, x.grad.tolist()
+    (False, [2.0, 2.0, 2.0])
+    >>> _ = set_interior_grad_limit(previous)
+    """
+    if elements is not None and (isinstance(elements, bool) or int(elements) != elements):
+        raise TypeError(
+            f"set_interior_grad_limit: expected an int or None, got {elements!r}; "
+            "pass a number of elements, or None to keep every gradient"
+        )
+    if elements is not None and elements < 0:
+        raise ValueError(f"set_interior_grad_limit: expected a limit >= 0 or None, got {elements}")
+    previous = STATE.interior_grad_limit
+    STATE.interior_grad_limit = None if elements is None else int(elements)
+    return previous
+
+
+def _forget_kept(order: list, upto) -> None:
+    """Mark the array gradients of interior nodes processed so far (`upto` and everything
+    after it in `order`) as not kept: the pass just went over its limit."""
+    for node in reversed(order):
+        if node._parents and node._seen_grad.__class__ is np.ndarray:
+            node._seen_grad = NOT_KEPT
+        if node is upto:
+            return
 
 
 # --------------------------------------------------------------------------------------------
@@ -347,6 +415,9 @@ def iter_backward(
         root._seen_grad = g if prev is None else prev + g
     wanted = {id(x) for x in inputs} if inputs is not None else None
     owned: set = set()  # accumulators this walk made (see _sum_grads)
+    # Elements of interior gradients this pass may still keep (see set_interior_grad_limit);
+    # below zero, it keeps none.
+    budget = STATE.interior_grad_limit
     anomaly = STATE.anomaly
     saved_mode = STATE.grad_enabled
     STATE.grad_enabled = create_graph
@@ -432,6 +503,13 @@ def iter_backward(
                             raise anomaly_error(node, "backward", "a NaN or Inf gradient")
                         prev = parent._seen_grad
                         parent._seen_grad = pg if prev is None else _sum_grads(prev, pg, owned)
+            if budget is not None and g.__class__ is np.ndarray:
+                if budget < 0:
+                    node._seen_grad = NOT_KEPT
+                else:
+                    budget -= g.size
+                    if budget < 0:
+                        _forget_kept(order, node)
             if events:
                 # The consumer's code runs while we are paused here: give it back its own
                 # recording mode and numpy error state, and pick up any change it makes to

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .autograd import NOT_KEPT
+
 __all__ = ["Edge", "Graph", "NodeInfo", "Summary", "export_graph", "summarize"]
 
 SMALL = 16  # tensors with at most this many elements carry all their numbers
@@ -37,7 +39,9 @@ class Summary:
 class NodeInfo:
     """One node. `kind` is "parameter" (a leaf that requires grad), "constant" (a leaf that
     does not) or "op" (the result of an op, named by `op`). `grad` is None until a backward pass
-    reaches the node. `is_scalar` is True for `Value` nodes."""
+    reaches the node, or when backward reached it but did not keep its gradient: then
+    `grad_kept` is False (see `tinygrad_lite.set_interior_grad_limit`). `is_scalar` is True for
+    `Value` nodes."""
 
     id: int
     op: str
@@ -50,6 +54,7 @@ class NodeInfo:
     grad: Summary | None
     is_scalar: bool
     requires_grad: bool
+    grad_kept: bool = True
 
 
 @dataclass(frozen=True)
@@ -106,11 +111,14 @@ def summarize(data) -> Summary:
 
 def _describe(node) -> NodeInfo:
     is_scalar = not hasattr(node, "shape")
+    grad_kept = True
     if is_scalar:
         grad = summarize(node.grad) if node._seen_grad is not None else None
         label, shape, dtype = node.label, (), "float"
     else:
         stored = node._grad if node._grad is not None else node._seen_grad
+        if stored is NOT_KEPT:
+            stored, grad_kept = None, False
         grad = summarize(stored) if stored is not None else None
         label, shape, dtype = node.name or "", tuple(node.shape), str(node.dtype)
     if node._parents:
@@ -129,6 +137,7 @@ def _describe(node) -> NodeInfo:
         grad=grad,
         is_scalar=is_scalar,
         requires_grad=bool(node.requires_grad),
+        grad_kept=grad_kept,
     )
 
 

@@ -62,6 +62,8 @@ def _node_text(node: NodeInfo, ref: int | None) -> Text:
     if node.grad is not None:
         style = "red" if node.grad.nonfinite else "yellow"
         text.append(f"  grad {_summary_text(node.grad)}", style=style)
+    elif not node.grad_kept:
+        text.append("  grad not kept", style="dim")
     if ref is not None:
         text.append(f"  [{ref}]", style="blue")
     if node.scope:

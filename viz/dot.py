@@ -209,7 +209,9 @@ def _value_html(s: Summary) -> str:
 def _grad_html(node: NodeInfo) -> str:
     g = node.grad
     if g is None:
-        return "grad: -"
+        # "-": backward has not reached the node; "not kept": it did, on a graph too large
+        # to keep interior gradients (tinygrad_lite.set_interior_grad_limit).
+        return "grad: -" if node.grad_kept else "grad: not kept"
     if node.is_scalar:
         return f"grad {format_number(g.numbers[0])}"
     if g.numbers is not None and len(g.numbers) <= 4:
