@@ -338,7 +338,7 @@ def topological_order(roots) -> list:
     pop, push, add = stack.pop, stack.append, nodes.append  # bound once: this loop is hot
     while stack:
         for parent in pop()._parents:
-            if parent._walk is not token and parent.requires_grad:
+            if parent.requires_grad and parent._walk is not token:
                 parent._walk = token
                 parent._seen_grad = None
                 add(parent)
@@ -418,6 +418,8 @@ def iter_backward(
     # Elements of interior gradients this pass may still keep (see set_interior_grad_limit);
     # below zero, it keeps none.
     budget = STATE.interior_grad_limit
+    over = False
+    ndarray = np.ndarray
     anomaly = STATE.anomaly
     saved_mode = STATE.grad_enabled
     STATE.grad_enabled = create_graph
@@ -503,12 +505,13 @@ def iter_backward(
                             raise anomaly_error(node, "backward", "a NaN or Inf gradient")
                         prev = parent._seen_grad
                         parent._seen_grad = pg if prev is None else _sum_grads(prev, pg, owned)
-            if budget is not None and g.__class__ is np.ndarray:
+            if budget is not None and g.__class__ is ndarray:
+                budget -= g.size
                 if budget < 0:
-                    node._seen_grad = NOT_KEPT
-                else:
-                    budget -= g.size
-                    if budget < 0:
+                    if over:
+                        node._seen_grad = NOT_KEPT
+                    else:
+                        over = True
                         _forget_kept(order, node)
             if events:
                 # The consumer's code runs while we are paused here: give it back its own

@@ -163,10 +163,13 @@ def _unbroadcast_to(xp, g, x):
 
 
 def add_vjp(xp, g, out, inputs, needs):
+    # The shape tests are spelled out (not _unbroadcast_to): most gradients need no reduction,
+    # and on small arrays a call per operand is a visible share of the op.
     a, b = inputs
+    gshape = g.shape
     return (
-        _unbroadcast_to(xp, g, a) if needs[0] else None,
-        _unbroadcast_to(xp, g, b) if needs[1] else None,
+        (g if a.shape == gshape else unbroadcast(xp, g, a.shape)) if needs[0] else None,
+        (g if b.shape == gshape else unbroadcast(xp, g, b.shape)) if needs[1] else None,
     )
 
 
@@ -186,10 +189,16 @@ SUB = defop("-", np.subtract, sub_vjp)
 
 def mul_vjp(xp, g, out, inputs, needs):
     a, b = inputs
-    return (
-        _unbroadcast_to(xp, g * b, a) if needs[0] else None,
-        _unbroadcast_to(xp, g * a, b) if needs[1] else None,
-    )
+    ga = gb = None
+    if needs[0]:
+        ga = g * b
+        if ga.shape != a.shape:
+            ga = unbroadcast(xp, ga, a.shape)
+    if needs[1]:
+        gb = g * a
+        if gb.shape != b.shape:
+            gb = unbroadcast(xp, gb, b.shape)
+    return ga, gb
 
 
 MUL = defop("*", np.multiply, mul_vjp)

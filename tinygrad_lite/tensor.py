@@ -15,6 +15,24 @@ from .autograd import STATE, _next_id, anomaly_error, creation_site
 from .autograd import backward as _autograd_backward
 from .errors import DTypeError, ShapeError
 
+# The ops of the hottest paths, bound once (a module attribute lookup per op adds up).
+from .ops import (
+    ABS,
+    ADD,
+    DIV,
+    EXP,
+    LOG,
+    MATMUL,
+    MUL,
+    NEG,
+    POW,
+    RELU,
+    SIGMOID,
+    SQRT,
+    SUB,
+    TANH,
+)
+
 __all__ = [
     "Tensor",
     "arange",
@@ -54,7 +72,7 @@ _BROADCAST_FIX = "shapes must be equal or 1 in each trailing axis; reshape or un
 
 
 def _shape_error(fn: O.Op, arrays, ctx, err: Exception) -> ShapeError:
-    if fn is O.MATMUL:
+    if fn is MATMUL:
         return _matmul_error(*arrays)
     shapes = " and ".join(str(tuple(a.shape)) for a in arrays)
     fix = _FIXES.get(fn.name, _BROADCAST_FIX)
@@ -82,6 +100,7 @@ def _matmul_error(a, b) -> ShapeError:
 
 
 _new_object = object.__new__
+_NUMPY = O.NumpyBackend
 # The driver only asks a node for its gradient when some parent requires grad, so the single
 # parent of a unary node always does.
 _NEEDS_ONE = (True,)
@@ -526,43 +545,43 @@ class Tensor:
             needs = tuple(p.requires_grad for p in parents)
         # numpy's floating-point warnings are silenced for the whole walk by iter_backward.
         if ctx:
-            return self._fn.vjp(O.NumpyBackend, g, self.data, inputs, needs, *ctx)
-        return self._fn.vjp(O.NumpyBackend, g, self.data, inputs, needs)
+            return self._fn.vjp(_NUMPY, g, self.data, inputs, needs, *ctx)
+        return self._fn.vjp(_NUMPY, g, self.data, inputs, needs)
 
     # -- arithmetic -----------------------------------------------------------------------
 
     def __add__(self, other):
-        return _apply(O.ADD, (self, other if other.__class__ is Tensor else _constant(other, self)))
+        return _apply(ADD, (self, other if other.__class__ is Tensor else _constant(other, self)))
 
     def __radd__(self, other):
-        return _apply(O.ADD, (_constant(other, self), self))
+        return _apply(ADD, (_constant(other, self), self))
 
     def __sub__(self, other):
-        return _apply(O.SUB, (self, other if other.__class__ is Tensor else _constant(other, self)))
+        return _apply(SUB, (self, other if other.__class__ is Tensor else _constant(other, self)))
 
     def __rsub__(self, other):
-        return _apply(O.SUB, (_constant(other, self), self))
+        return _apply(SUB, (_constant(other, self), self))
 
     def __mul__(self, other):
-        return _apply(O.MUL, (self, other if other.__class__ is Tensor else _constant(other, self)))
+        return _apply(MUL, (self, other if other.__class__ is Tensor else _constant(other, self)))
 
     def __rmul__(self, other):
-        return _apply(O.MUL, (_constant(other, self), self))
+        return _apply(MUL, (_constant(other, self), self))
 
     def __truediv__(self, other):
-        return _apply(O.DIV, (self, other if other.__class__ is Tensor else _constant(other, self)))
+        return _apply(DIV, (self, other if other.__class__ is Tensor else _constant(other, self)))
 
     def __rtruediv__(self, other):
-        return _apply(O.DIV, (_constant(other, self), self))
+        return _apply(DIV, (_constant(other, self), self))
 
     def __pow__(self, other):
-        return _apply(O.POW, (self, other if other.__class__ is Tensor else _constant(other, self)))
+        return _apply(POW, (self, other if other.__class__ is Tensor else _constant(other, self)))
 
     def __rpow__(self, other):
-        return _apply(O.POW, (_constant(other, self), self))
+        return _apply(POW, (_constant(other, self), self))
 
     def __neg__(self):
-        return _apply(O.NEG, (self,))
+        return _apply(NEG, (self,))
 
     def __matmul__(self, other):
         return _matmul(self, _constant(other))
@@ -596,27 +615,27 @@ class Tensor:
     # -- elementwise functions ------------------------------------------------------------
 
     def exp(self):
-        return _apply(O.EXP, (self,))
+        return _apply(EXP, (self,))
 
     def log(self):
-        return _apply(O.LOG, (self,))
+        return _apply(LOG, (self,))
 
     def sqrt(self):
-        return _apply(O.SQRT, (self,))
+        return _apply(SQRT, (self,))
 
     def tanh(self):
-        return _apply(O.TANH, (self,))
+        return _apply(TANH, (self,))
 
     def sigmoid(self):
-        return _apply(O.SIGMOID, (self,))
+        return _apply(SIGMOID, (self,))
 
     def relu(self):
         """max(0, x); the gradient at exactly 0 is 0, as PyTorch's."""
-        return _apply(O.RELU, (self,))
+        return _apply(RELU, (self,))
 
     def abs(self):
         """|x|; the gradient at exactly 0 is 0, as PyTorch's."""
-        return _apply(O.ABS, (self,))
+        return _apply(ABS, (self,))
 
     __abs__ = abs
 
@@ -831,7 +850,7 @@ def _describe_index(index) -> str:
 
 def _matmul(a: Tensor, b: Tensor) -> Tensor:
     # Shapes are checked by numpy; `_shape_error` explains a failure (see `_matmul_error`).
-    return _apply(O.MATMUL, (a, b))
+    return _apply(MATMUL, (a, b))
 
 
 class TensorBackend:
