@@ -100,6 +100,7 @@ def _matmul_error(a, b) -> ShapeError:
 
 
 _new_object = object.__new__
+_ndarray = np.ndarray
 _NUMPY = O.NumpyBackend
 # The driver only asks a node for its gradient when some parent requires grad, so the single
 # parent of a unary node always does.
@@ -113,13 +114,12 @@ def _apply(fn: O.Op, parents: tuple, ctx: tuple = ()) -> Tensor:
     as much as the arithmetic: unary and binary ops are spelled out (no generator, no argument
     unpacking when there is no context) and the node's slots are filled directly.
     """
-    n = len(parents)
     try:
-        if n == 1:
+        if len(parents) == 1:
             a = parents[0]
             data = fn.forward(a.data, *ctx) if ctx else fn.forward(a.data)
             tracked = a.requires_grad
-        elif n == 2:
+        elif len(parents) == 2:
             a, b = parents
             data = fn.forward(a.data, b.data, *ctx) if ctx else fn.forward(a.data, b.data)
             tracked = a.requires_grad or b.requires_grad
@@ -128,7 +128,7 @@ def _apply(fn: O.Op, parents: tuple, ctx: tuple = ()) -> Tensor:
             tracked = any(p.requires_grad for p in parents)
     except ValueError as err:
         raise _shape_error(fn, [p.data for p in parents], ctx, err) from None
-    if data.__class__ is not np.ndarray:
+    if data.__class__ is not _ndarray:
         data = np.asarray(data)
     t = _new_object(Tensor)
     t.data = data
@@ -285,7 +285,7 @@ class Tensor:
     def _wrap(cls, array: np.ndarray, name: str | None = None) -> Tensor:
         """A leaf around an existing array, with no copy and no dtype inference."""
         t = _new_object(cls)
-        t.data = array if array.__class__ is np.ndarray else np.asarray(array)
+        t.data = array if array.__class__ is _ndarray else np.asarray(array)
         t._grad = None
         t._parents = ()
         t._fn = None
