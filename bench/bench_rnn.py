@@ -2,9 +2,11 @@
 ops, against the same forward and a hand-written BPTT in numpy, and torch when importable.
 
 Batch 32, input 16, hidden 128, float32, T = 16, 64 and 256 steps. The loss is sum(h_T * V) for
-a fixed random V, so the gradient flows back through every step. The engine's gradients for
-W_ih, W_hh and b are asserted equal (allclose) to the hand-derived ones before timing. The torch
-rows are the same loop in torch eager and the fused `torch.nn.RNN` (its weights copied in).
+a fixed random V, so the gradient flows back through every step. Two engine rows: the loop
+written out op by op (four nodes a step: the engine's per-op path) and the layer `nn.RNN`
+(one fused `rnn_tanh` node a step), both with gradients for W_ih, W_hh and b asserted equal
+(allclose) to the hand-derived ones before timing. The torch rows are the same loop in torch
+eager and the fused `torch.nn.RNN`; both layers get the same weights copied in.
 
 Run: .venv/bin/python bench/bench_rnn.py [--quick]
 """
@@ -21,7 +23,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy loads (see co
 import numpy as np  # noqa: E402
 from common import console, print_header, print_table, time_interleaved, torch_or_none  # noqa: E402
 
-from tinygrad_lite import Tensor  # noqa: E402
+from tinygrad_lite import Tensor, nn  # noqa: E402
 
 BATCH, INPUT, HIDDEN = 32, 16, 128
 STEPS = (16, 64, 256)
@@ -48,6 +50,31 @@ def engine_rnn(xs, w_ih, w_hh, b, v):
         h = (Tensor(x) @ W_ih + h @ W_hh + bias).tanh()
     (h * Tensor(v)).sum().backward()
     return W_ih.grad.data, W_hh.grad.data, bias.grad.data
+
+
+def make_engine_layer(w_ih, w_hh, b) -> nn.RNN:
+    """nn.RNN(16, 128) holding the benchmark's weights in PyTorch's layout: (out, in) weights
+    and two biases, b in bias_ih and zeros in bias_hh."""
+    rnn = nn.RNN(INPUT, HIDDEN, nonlinearity="tanh")
+    rnn.load_state_dict(
+        {
+            "weight_ih_l0": w_ih.T,
+            "weight_hh_l0": w_hh.T,
+            "bias_ih_l0": b,
+            "bias_hh_l0": np.zeros_like(b),
+        }
+    )
+    return rnn
+
+
+def engine_layer(rnn, xs, v):
+    """The layer on the time-major input (T, batch, input); backward() does the BPTT. Returns
+    the gradients in the hand-written layout: (in, out) weights and the bias (b_ih's, the same
+    as b_hh's since the two are summed)."""
+    rnn.zero_grad()
+    _, h_n = rnn(Tensor(xs))
+    (h_n[0] * Tensor(v)).sum().backward()
+    return rnn.weight_ih_l0.grad.data.T, rnn.weight_hh_l0.grad.data.T, rnn.bias_ih_l0.grad.data
 
 
 def numpy_rnn(xs, w_ih, w_hh, b, v):
@@ -108,9 +135,13 @@ def main(quick: bool = False) -> dict[str, float]:
         expected = numpy_rnn(*data)
         for got, want in zip(engine_rnn(*data), expected):
             np.testing.assert_allclose(got, want, rtol=2e-4, atol=2e-4)
+        layer = make_engine_layer(*data[1:4])
+        for got, want in zip(engine_layer(layer, data[0], data[4]), expected):
+            np.testing.assert_allclose(got, want, rtol=2e-4, atol=2e-4)
         cases = [
             ("numpy by hand", lambda d=data: numpy_rnn(*d)),
             ("tinygrad_lite.Tensor", lambda d=data: engine_rnn(*d)),
+            ("tinygrad_lite nn.RNN", lambda d=data, r=layer: engine_layer(r, d[0], d[4])),
         ]
         if torch is not None:
             for got, want in zip(torch_loop(torch, *data), expected):
@@ -123,6 +154,7 @@ def main(quick: bool = False) -> dict[str, float]:
         rows = time_interleaved(cases, repeat=repeat)
         ratios = print_table(f"T = {steps} (gc on)", rows, baseline="numpy by hand")
         result[f"engine / numpy, T={steps}"] = 1 / ratios["tinygrad_lite.Tensor"]
+        result[f"nn.RNN / numpy, T={steps}"] = 1 / ratios["tinygrad_lite nn.RNN"]
     for name, value in result.items():
         console.print(f"[bold]{name}: {value:.2f}x (target <= 1.25x)")
     return result

@@ -13,8 +13,10 @@ to right. The scope scheme is
     "{name}/l{k}/t={t}/dropout"    dropout on layer k's output at step t (training only)
     "{name}/output"                the final join of the steps into one output tensor
 
-with sub-scopes "gates" (and "output" in the Jordan cell) inside a step; `name` defaults to the
-lower-cased class name ("lstm") and can be set per layer. The Jordan network uses "{name}/t={t}".
+with a sub-scope "gates" (and "output" in the Jordan cell) inside an LSTM, GRU or Jordan step;
+an RNN step is a single node (`rnn_tanh` / `rnn_relu`) with no sub-scope. `name` defaults to
+the lower-cased class name ("lstm") and can be set per layer. The Jordan network uses
+"{name}/t={t}".
 Steps hand their outputs to the next layer as a list (never slicing a stacked tensor), because
 the gradient of a slice is a zero-filled array of the whole tensor: slicing a stacked (T, ...)
 tensor every step would make backpropagation through time O(T^2). Only the user's input
@@ -254,7 +256,9 @@ class _RNNBase(Module):
 class RNN(_RNNBase):
     """Elman RNN unrolled through time, as torch.nn.RNN: `forward(input, h0=None)` returns
     (output, h_n) with output (seq_len, batch, directions * hidden) (batch first with
-    batch_first=True) and h_n (num_layers * directions, batch, hidden).
+    batch_first=True) and h_n (num_layers * directions, batch, hidden). Each time step records
+    one node (`rnn_tanh` / `rnn_relu`: matmul, bias and activation fused, see `rnn_step`), so
+    the unrolled graph holds only h_t per step.
 
     >>> from tinygrad_lite import nn, randn, manual_seed
     >>> manual_seed(0)

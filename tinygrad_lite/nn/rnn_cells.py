@@ -4,10 +4,12 @@ The step functions (`rnn_step`, `lstm_step`, `gru_step`) are shared with the unr
 recurrent.py, so a cell and a layer compute exactly the same ops. Parameter names, shapes, gate
 orders and the uniform(-1/sqrt(hidden), 1/sqrt(hidden)) initialisation follow PyTorch, so a
 torch state dict loads and gives the same numbers. Each step keeps its op count low, because an
-unrolled layer records these ops once per time step: one matmul over the concatenated
-[input, hidden] for all gates, then (for the LSTM) three small fused nodes defined here,
-`lstm_gates`, `lstm_cell_state` and `lstm_hidden`, whose VJPs are written against `xp` like the
-engine's own ops, so create_graph=True differentiates through them again.
+unrolled layer records these ops once per time step: the Elman step is one fused node
+(`rnn_tanh` / `rnn_relu`, the matmul over [input, hidden], bias and activation together, keeping
+only h_t), and the LSTM step one matmul over the concatenated [input, hidden] for all gates, then
+three small fused nodes, `lstm_gates`, `lstm_cell_state` and `lstm_hidden`. The fused nodes'
+VJPs are written against `xp` like the engine's own ops, so create_graph=True differentiates
+through them again.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import numpy as np
 
 from ..autograd import scope
 from ..errors import DTypeError, ShapeError
-from ..ops import Op, unbroadcast
+from ..ops import Op, scalar, unbroadcast
 from ..tensor import Tensor, _apply, cat, generator, zeros
 from .module import Module, Parameter
 
@@ -53,6 +55,74 @@ def check_float_input(layer: str, x: Tensor, like: Tensor, what: str = "input") 
             f"{layer}: {what} has dtype {x.dtype} but the parameters are {like.dtype}; cast "
             f"the {what} (e.g. .double() / .float()) or the layer (layer.double() / .float())"
         )
+
+
+# -- the Elman step: act([x, h] @ w_t + b) in one node ---------------------------------------
+
+
+def _rnn_operands(arrays, parts: int) -> tuple:
+    """(the blocks [x_1, ..., x_k, h], w_t, b or None) of an Elman step's parents, whose
+    first `parts` entries are the pieces of the input."""
+    b = arrays[parts + 2] if len(arrays) > parts + 2 else None
+    return arrays[: parts + 1], arrays[parts + 1], b
+
+
+def _rnn_pre_activation(args: tuple) -> np.ndarray:
+    blocks, w_t, b = _rnn_operands(args[:-1], args[-1])  # the context is the number of parts
+    # One matmul over the joined blocks; neither the join nor the sum outlives the call.
+    pre = np.concatenate(blocks, axis=1) @ w_t
+    if b is not None:
+        if b.dtype == pre.dtype:
+            pre += b  # in place: `pre` is a fresh array only this call holds
+        else:
+            pre = pre + b
+    return pre
+
+
+def _rnn_tanh_forward(*args) -> np.ndarray:
+    pre = _rnn_pre_activation(args)
+    return np.tanh(pre, out=pre)
+
+
+def _rnn_relu_forward(*args) -> np.ndarray:
+    pre = _rnn_pre_activation(args)
+    return np.maximum(pre, scalar(0, pre.dtype), out=pre)
+
+
+def _rnn_affine_vjp(xp, d_pre, inputs, needs, parts):
+    """The gradients of [x_1, ..., x_k, h] @ w_t + b given d_pre, the gradient of the sum.
+
+    Each input block gets d_pre @ (its rows of w_t).T, computed only where asked for (the
+    first layer's input rarely requires grad, so one matmul of hidden width is the usual cost);
+    w_t gets [x, h].T @ d_pre, the join rebuilt here instead of kept per step.
+    """
+    blocks, w_t, b = _rnn_operands(inputs, parts)
+    grads = []
+    start = 0
+    for block, need in zip(blocks, needs):
+        stop = start + block.shape[1]
+        grads.append(d_pre @ w_t[start:stop].T if need else None)
+        start = stop
+    grads.append(xp.swap_last(xp.cat(blocks, 1)) @ d_pre if needs[parts + 1] else None)
+    if b is not None:
+        grads.append(unbroadcast(xp, d_pre, b.shape) if needs[parts + 2] else None)
+    return tuple(grads)
+
+
+def _rnn_tanh_vjp(xp, g, out, inputs, needs, parts):
+    # tanh' = 1 - tanh^2, read from the output: the pre-activation is never kept.
+    return _rnn_affine_vjp(xp, g - g * out * out, inputs, needs, parts)
+
+
+def _rnn_relu_vjp(xp, g, out, inputs, needs, parts):
+    # relu'(0) = 0, as PyTorch: out > 0 exactly where the pre-activation is > 0 (not at NaN).
+    kept = xp.raw(out)
+    mask = (kept > scalar(0, kept.dtype)).astype(xp.raw(g).dtype)
+    return _rnn_affine_vjp(xp, g * mask, inputs, needs, parts)
+
+
+RNN_TANH = Op("rnn_tanh", _rnn_tanh_forward, _rnn_tanh_vjp)
+RNN_RELU = Op("rnn_relu", _rnn_relu_forward, _rnn_relu_vjp)
 
 
 # -- the LSTM gate activation: one node instead of sigmoid + slice + tanh ----------------------
@@ -212,22 +282,48 @@ def lstm_hidden(act: Tensor, c: Tensor) -> Tensor:
 # -- the step functions shared by cells and unrolled layers -----------------------------------
 
 
+def _check_rnn_operands(x_parts: tuple, h: Tensor, w_t: Tensor, b: Tensor | None) -> None:
+    """Raise a ShapeError listing every operand's shape unless they fit one Elman step."""
+    # A plain loop: this runs once per time step, and generators would double its cost.
+    if h.ndim == 2 and x_parts:
+        batch, hidden = h.shape
+        width = hidden
+        for x in x_parts:
+            if x.ndim != 2 or x.shape[0] != batch:
+                break
+            width += x.shape[1]
+        else:
+            if w_t.shape == (width, hidden) and (b is None or b.shape == (hidden,)):
+                return
+    parts = ", ".join(str(x.shape) for x in x_parts) or "none"
+    bias = "" if b is None else f", b {b.shape}"
+    raise ShapeError(
+        f"rnn_step: expected input parts (batch, n_i), h (batch, hidden), w_t "
+        f"(sum of n_i + hidden, hidden) and b (hidden,); got input parts {parts}, h {h.shape}, "
+        f"w_t {w_t.shape}{bias}"
+    )
+
+
 def rnn_step(x_parts: tuple, h: Tensor, w_t: Tensor, b: Tensor | None, relu: bool) -> Tensor:
-    """h' = act([x, h] @ w_t + b) for a batch; `w_t` is cat([W_ih, W_hh], 1).T, `b` the summed
-    biases (b_ih + b_hh) and `x_parts` the pieces of the input (a bidirectional layer below
-    hands over its two directions unjoined, which saves one cat per step).
+    """h' = act([x, h] @ w_t + b) for a batch, recorded as one node, `rnn_tanh` or `rnn_relu`
+    (relu'(0) = 0, as PyTorch), whose parents are (*x_parts, h, w_t[, b]). `w_t` is
+    cat([W_ih, W_hh], 1).T, `b` the summed biases (b_ih + b_hh) and `x_parts` the pieces of the
+    input (a bidirectional layer below hands over its two directions unjoined). Neither the
+    join [x, h] nor the pre-activation is kept: an unrolled layer holds only h' per step, and
+    the VJP reads the activation's derivative from h' (all of it written against `xp`, so
+    create_graph=True differentiates it again).
 
     >>> import numpy as np
     >>> from tinygrad_lite import Tensor
     >>> x, h = Tensor(np.ones((1, 2))), Tensor(np.zeros((1, 1)))
-    >>> rnn_step((x,), h, Tensor(np.full((3, 1), 0.5)), None, relu=True).tolist()
-    [[1.0]]
+    >>> w_t = Tensor(np.full((3, 1), 0.5), requires_grad=True)
+    >>> out = rnn_step((x,), h, w_t, None, relu=True)
+    >>> out.tolist(), out.op
+    ([[1.0]], 'rnn_relu')
     """
-    with scope("gates"):
-        pre = cat((*x_parts, h), 1) @ w_t
-        if b is not None:
-            pre = pre + b
-    return pre.relu() if relu else pre.tanh()
+    _check_rnn_operands(x_parts, h, w_t, b)
+    parents = (*x_parts, h, w_t) if b is None else (*x_parts, h, w_t, b)
+    return _apply(RNN_RELU if relu else RNN_TANH, parents, (len(x_parts),))
 
 
 def lstm_step(
@@ -369,7 +465,8 @@ class _CellBase(Module):
 
 
 class RNNCell(_CellBase):
-    """Elman cell: h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh) (or relu), as torch.nn.RNNCell.
+    """Elman cell: h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh) (or relu), as torch.nn.RNNCell;
+    a call records one `rnn_tanh` (or `rnn_relu`) node, see `rnn_step`.
 
     >>> from tinygrad_lite import nn, randn, manual_seed
     >>> manual_seed(0)
