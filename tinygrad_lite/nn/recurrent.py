@@ -307,7 +307,10 @@ class RNN(_RNNBase):
 
 class LSTM(_RNNBase):
     """LSTM unrolled through time, as torch.nn.LSTM: `forward(input, (h0, c0))` returns
-    (output, (h_n, c_n)); gate order (i, f, g, o), one matmul per step for all four gates.
+    (output, (h_n, c_n)); gate order (i, f, g, o). Each time step records three nodes
+    (`lstm_gates`: one matmul for all four gates, bias and activations fused; `lstm_cell_state`;
+    `lstm_hidden`; see `lstm_step`), so the unrolled graph holds the gate activations, c_t and
+    h_t per step.
 
     >>> from tinygrad_lite import nn, randn, manual_seed
     >>> manual_seed(0)

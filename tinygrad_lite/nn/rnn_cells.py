@@ -5,15 +5,16 @@ recurrent.py, so a cell and a layer compute exactly the same ops. Parameter name
 orders and the uniform(-1/sqrt(hidden), 1/sqrt(hidden)) initialisation follow PyTorch, so a
 torch state dict loads and gives the same numbers. Each step keeps its op count low, because an
 unrolled layer records these ops once per time step: the Elman step is one fused node
-(`rnn_tanh` / `rnn_relu`, the matmul over [input, hidden], bias and activation together, keeping
-only h_t), and the LSTM step one matmul over the concatenated [input, hidden] for all gates, then
-three small fused nodes, `lstm_gates`, `lstm_cell_state` and `lstm_hidden`. The fused nodes'
-VJPs are written against `xp` like the engine's own ops, so create_graph=True differentiates
-through them again.
+(`rnn_tanh` / `rnn_relu`: the matmul over [input, hidden], bias and activation together, keeping
+only h_t), and the LSTM step three: `lstm_gates` (the same join, matmul and bias for all four
+gates, then their activations), `lstm_cell_state` and `lstm_hidden`. The fused nodes' VJPs are
+written against `xp` like the engine's own ops, so create_graph=True differentiates through
+them again.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -57,18 +58,24 @@ def check_float_input(layer: str, x: Tensor, like: Tensor, what: str = "input") 
         )
 
 
-# -- the Elman step: act([x, h] @ w_t + b) in one node ---------------------------------------
+# -- the fused step nodes: [x_1, ..., x_k, h] @ w_t + b and an activation, in one node -------
+#
+# A fused node's parents are (x_1, ..., x_k, h, w_t[, b]) and its context the number k of input
+# parts. The join and the pre-activation live only inside the forward call; the VJP rebuilds the
+# join and reads the activation's derivative from the output, so a step keeps its output only.
 
 
-def _rnn_operands(arrays, parts: int) -> tuple:
-    """(the blocks [x_1, ..., x_k, h], w_t, b or None) of an Elman step's parents, whose
-    first `parts` entries are the pieces of the input."""
+def _step_operands(arrays, parts: int) -> tuple:
+    """(the blocks [x_1, ..., x_k, h], w_t, b or None) of a fused step's parents, whose first
+    `parts` entries are the pieces of the input."""
     b = arrays[parts + 2] if len(arrays) > parts + 2 else None
     return arrays[: parts + 1], arrays[parts + 1], b
 
 
-def _rnn_pre_activation(args: tuple) -> np.ndarray:
-    blocks, w_t, b = _rnn_operands(args[:-1], args[-1])  # the context is the number of parts
+def _affine_forward(args: tuple) -> np.ndarray:
+    """[x_1, ..., x_k, h] @ w_t + b as a fresh array the caller may overwrite; `args` are a
+    fused op's forward arguments, the operands followed by the number of input parts."""
+    blocks, w_t, b = _step_operands(args[:-1], args[-1])
     # One matmul over the joined blocks; neither the join nor the sum outlives the call.
     pre = np.concatenate(blocks, axis=1) @ w_t
     if b is not None:
@@ -79,24 +86,14 @@ def _rnn_pre_activation(args: tuple) -> np.ndarray:
     return pre
 
 
-def _rnn_tanh_forward(*args) -> np.ndarray:
-    pre = _rnn_pre_activation(args)
-    return np.tanh(pre, out=pre)
-
-
-def _rnn_relu_forward(*args) -> np.ndarray:
-    pre = _rnn_pre_activation(args)
-    return np.maximum(pre, scalar(0, pre.dtype), out=pre)
-
-
-def _rnn_affine_vjp(xp, d_pre, inputs, needs, parts):
+def _affine_vjp(xp, d_pre, inputs, needs, parts):
     """The gradients of [x_1, ..., x_k, h] @ w_t + b given d_pre, the gradient of the sum.
 
     Each input block gets d_pre @ (its rows of w_t).T, computed only where asked for (the
     first layer's input rarely requires grad, so one matmul of hidden width is the usual cost);
     w_t gets [x, h].T @ d_pre, the join rebuilt here instead of kept per step.
     """
-    blocks, w_t, b = _rnn_operands(inputs, parts)
+    blocks, w_t, b = _step_operands(inputs, parts)
     grads = []
     start = 0
     for block, need in zip(blocks, needs):
@@ -109,66 +106,117 @@ def _rnn_affine_vjp(xp, d_pre, inputs, needs, parts):
     return tuple(grads)
 
 
+# -- the Elman step: act([x, h] @ w_t + b) in one node ---------------------------------------
+
+
+def _rnn_tanh_forward(*args) -> np.ndarray:
+    pre = _affine_forward(args)
+    return np.tanh(pre, out=pre)
+
+
+def _rnn_relu_forward(*args) -> np.ndarray:
+    pre = _affine_forward(args)
+    return np.maximum(pre, scalar(0, pre.dtype), out=pre)
+
+
 def _rnn_tanh_vjp(xp, g, out, inputs, needs, parts):
     # tanh' = 1 - tanh^2, read from the output: the pre-activation is never kept.
-    return _rnn_affine_vjp(xp, g - g * out * out, inputs, needs, parts)
+    return _affine_vjp(xp, g - g * out * out, inputs, needs, parts)
 
 
 def _rnn_relu_vjp(xp, g, out, inputs, needs, parts):
     # relu'(0) = 0, as PyTorch: out > 0 exactly where the pre-activation is > 0 (not at NaN).
     kept = xp.raw(out)
     mask = (kept > scalar(0, kept.dtype)).astype(xp.raw(g).dtype)
-    return _rnn_affine_vjp(xp, g * mask, inputs, needs, parts)
+    return _affine_vjp(xp, g * mask, inputs, needs, parts)
 
 
 RNN_TANH = Op("rnn_tanh", _rnn_tanh_forward, _rnn_tanh_vjp)
 RNN_RELU = Op("rnn_relu", _rnn_relu_forward, _rnn_relu_vjp)
 
 
-# -- the LSTM gate activation: one node instead of sigmoid + slice + tanh ----------------------
+# -- the LSTM gates: sigmoid on i, f, o and tanh on g of [x, h] @ w_t + b, in one node --------
 
 
-def _gate_blocks(width: int) -> tuple[slice, slice, slice]:
+@functools.lru_cache(maxsize=64)
+def _gate_rows(width: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """(scale, shift) over the four gate blocks i, f, g, o of a row of `width`: 1/2 and 1/2 on
+    the sigmoid blocks, 1 and 0 on the tanh block. Made once per width and dtype, read-only."""
     n = width // 4
-    return slice(0, 2 * n), slice(2 * n, 3 * n), slice(3 * n, 4 * n)
+    scale = np.full(width, 0.5, dtype=dtype)
+    shift = np.full(width, 0.5, dtype=dtype)
+    scale[2 * n : 3 * n] = 1
+    shift[2 * n : 3 * n] = 0
+    scale.flags.writeable = shift.flags.writeable = False
+    return scale, shift
 
 
-def _lstm_gates_forward(pre: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
-    if_block, g_block, o_block = _gate_blocks(pre.shape[-1])
-    scale = np.full(pre.shape[-1], 0.5, dtype=pre.dtype)
-    scale[g_block] = 1.0
-    if bias is not None:
-        pre = pre + bias
-    # sigmoid(x) = (1 + tanh(x / 2)) / 2: one tanh pass for all four blocks, and tanh never
-    # overflows (the exp-based form needs a branch on the sign of x to stay finite).
-    out = np.tanh(np.multiply(pre, scale, out=pre if bias is not None else None))
-    for block in (if_block, o_block):
-        view = out[..., block]
-        view *= 0.5
-        view += 0.5
-    return out
+def _activate_gates(pre: np.ndarray) -> np.ndarray:
+    """Overwrite gate pre-activations (blocks i, f, g, o on the last axis, a quarter each)
+    with their activations and return them."""
+    scale, shift = _gate_rows(pre.shape[-1], pre.dtype)
+    # sigmoid(x) = 1/2 + tanh(x / 2) / 2: one tanh pass for all four blocks, and tanh never
+    # overflows (the exp-based form needs a branch on the sign of x to stay finite). Whole
+    # rows times a (scale, shift) row beat four strided block updates.
+    np.multiply(pre, scale, out=pre)
+    np.tanh(pre, out=pre)
+    np.multiply(pre, scale, out=pre)
+    return np.add(pre, shift, out=pre)
 
 
-def _lstm_gates_vjp(xp, g, out, inputs, needs):
-    # sigmoid' = s (1 - s) on the i, f, o blocks, tanh' = 1 - t^2 on the g block, both read
-    # from the output; written with xp so create_graph=True differentiates it again.
+def _gates_d_pre(xp, g, out):
+    """The gradient of the gate pre-activations from g, the gradient of the activations `out`:
+    sigmoid' = s - s^2 on the i, f, o blocks and tanh' = 1 - t^2 on the g block, both read from
+    the output, so the pre-activations are never kept."""
     width = xp.raw(out).shape[-1]
+    n = width // 4
+    if g.__class__ is np.ndarray:  # fast path: s - s^2 everywhere, then the g block replaced
+        d_pre = out - out * out
+        cand = out[..., 2 * n : 3 * n]
+        np.subtract(1, cand * cand, out=d_pre[..., 2 * n : 3 * n])
+        if g.dtype == d_pre.dtype:
+            return np.multiply(d_pre, g, out=d_pre)
+        return d_pre * g
+    # create_graph: the same gradient from recorded ops (the block mask is a constant)
     is_g = np.zeros(width, dtype=bool)
-    is_g[_gate_blocks(width)[1]] = True
-    d_pre = g * xp.where(is_g, 1 - out * out, out - out * out)
+    is_g[2 * n : 3 * n] = True
+    return g * xp.where(is_g, 1 - out * out, out - out * out)
+
+
+def _lstm_gates_forward(*args) -> np.ndarray:
+    return _activate_gates(_affine_forward(args))
+
+
+def _lstm_gates_vjp(xp, g, out, inputs, needs, parts):
+    return _affine_vjp(xp, _gates_d_pre(xp, g, out), inputs, needs, parts)
+
+
+LSTM_GATES = Op("lstm_gates", _lstm_gates_forward, _lstm_gates_vjp)
+
+
+def _gate_activations_forward(pre: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
+    # a fresh (floating) array to activate in place: `pre` is the parent's data
+    return _activate_gates(np.add(pre, 0.0 if bias is None else bias))
+
+
+def _gate_activations_vjp(xp, g, out, inputs, needs):
+    d_pre = _gates_d_pre(xp, g, out)
     if len(inputs) == 1:
         return (d_pre,)
     d_bias = unbroadcast(xp, d_pre, inputs[1].shape) if needs[1] else None
     return (d_pre if needs[0] else None), d_bias
 
 
-LSTM_GATES = Op("lstm_gates", _lstm_gates_forward, _lstm_gates_vjp)
+# The same activations on given pre-activations (the public `lstm_gates`); the same op name,
+# since a drawing shows what the node outputs, as for the fused node of `lstm_step`.
+LSTM_GATE_ACTIVATIONS = Op("lstm_gates", _gate_activations_forward, _gate_activations_vjp)
 
 
 def lstm_gates(pre: Tensor, bias: Tensor | None = None) -> Tensor:
     """The four LSTM gate activations in one node: sigmoid on the i, f and o blocks of the last
     axis and tanh on the g block (PyTorch's order i, f, g, o; each block a quarter), applied to
-    `pre + bias` (the bias add is folded in: one array fewer kept per time step).
+    `pre + bias` (the bias add is folded in). `lstm_step` records the same activations with the
+    matmul folded in as well; this is the op for pre-activations computed some other way.
 
     >>> import numpy as np
     >>> from tinygrad_lite import Tensor
@@ -181,13 +229,13 @@ def lstm_gates(pre: Tensor, bias: Tensor | None = None) -> Tensor:
             f"shape {pre.shape}"
         )
     if bias is None:
-        return _apply(LSTM_GATES, (pre,))
+        return _apply(LSTM_GATE_ACTIVATIONS, (pre,))
     if bias.shape != pre.shape[-1:]:
         raise ShapeError(
             f"lstm_gates: bias of shape {bias.shape} does not match pre-activations of shape "
             f"{pre.shape}; it needs shape ({pre.shape[-1]},)"
         )
-    return _apply(LSTM_GATES, (pre, bias))
+    return _apply(LSTM_GATE_ACTIVATIONS, (pre, bias))
 
 
 def _cell_state_forward(act: np.ndarray, c: np.ndarray) -> np.ndarray:
@@ -282,8 +330,11 @@ def lstm_hidden(act: Tensor, c: Tensor) -> Tensor:
 # -- the step functions shared by cells and unrolled layers -----------------------------------
 
 
-def _check_rnn_operands(x_parts: tuple, h: Tensor, w_t: Tensor, b: Tensor | None) -> None:
-    """Raise a ShapeError listing every operand's shape unless they fit one Elman step."""
+def _check_step_operands(
+    step: str, gates: int, x_parts: tuple, h: Tensor, w_t: Tensor, b: Tensor | None
+) -> None:
+    """Raise a ShapeError listing every operand's shape unless they fit one fused step of
+    `gates` gate blocks (1 for the Elman step, 4 for the LSTM)."""
     # A plain loop: this runs once per time step, and generators would double its cost.
     if h.ndim == 2 and x_parts:
         batch, hidden = h.shape
@@ -293,13 +344,15 @@ def _check_rnn_operands(x_parts: tuple, h: Tensor, w_t: Tensor, b: Tensor | None
                 break
             width += x.shape[1]
         else:
-            if w_t.shape == (width, hidden) and (b is None or b.shape == (hidden,)):
+            out = gates * hidden
+            if w_t.shape == (width, out) and (b is None or b.shape == (out,)):
                 return
     parts = ", ".join(str(x.shape) for x in x_parts) or "none"
     bias = "" if b is None else f", b {b.shape}"
+    out = "hidden" if gates == 1 else f"{gates} * hidden"
     raise ShapeError(
-        f"rnn_step: expected input parts (batch, n_i), h (batch, hidden), w_t "
-        f"(sum of n_i + hidden, hidden) and b (hidden,); got input parts {parts}, h {h.shape}, "
+        f"{step}: expected input parts (batch, n_i), h (batch, hidden), w_t "
+        f"(sum of n_i + hidden, {out}) and b ({out},); got input parts {parts}, h {h.shape}, "
         f"w_t {w_t.shape}{bias}"
     )
 
@@ -321,7 +374,7 @@ def rnn_step(x_parts: tuple, h: Tensor, w_t: Tensor, b: Tensor | None, relu: boo
     >>> out.tolist(), out.op
     ([[1.0]], 'rnn_relu')
     """
-    _check_rnn_operands(x_parts, h, w_t, b)
+    _check_step_operands("rnn_step", 1, x_parts, h, w_t, b)
     parents = (*x_parts, h, w_t) if b is None else (*x_parts, h, w_t, b)
     return _apply(RNN_RELU if relu else RNN_TANH, parents, (len(x_parts),))
 
@@ -334,23 +387,31 @@ def lstm_step(
         [i f g o] = [x, h] @ w_t + b,  i, f, o = sigmoid(.), g = tanh(.)
         c' = f * c + i * g,  h' = o * tanh(c')
 
-    `w_t` is cat([W_ih, W_hh], 1).T of shape (input + hidden, 4 * hidden) and `b` is
-    b_ih + b_hh (or None). A step records five nodes: cat, one matmul for all four gates,
-    `lstm_gates` (bias + activations), `lstm_cell_state` (c') and `lstm_hidden` (h'); the
-    three fused nodes read their gate from a block of one array instead of slicing it out,
-    which keeps both the op count and the memory held per step low (this matters: an unrolled
-    layer records them once per time step).
+    `w_t` is cat([W_ih, W_hh], 1).T of shape (input + hidden, 4 * hidden), `b` is b_ih + b_hh
+    (or None) and `x_parts` the pieces of the input (a bidirectional layer below hands over its
+    two directions unjoined). A step records three nodes: `lstm_gates` (the join [x, h], one
+    matmul for all four gates, the bias and the activations; parents (*x_parts, h, w_t[, b]),
+    in the sub-scope "gates"), `lstm_cell_state` (c') and `lstm_hidden` (h'). Neither the join
+    nor the pre-activations are kept: an unrolled layer holds the gate activations, c' and h'
+    per step, and the two later nodes read their gates from blocks of the one activation array
+    instead of slicing them out. All VJPs are written against `xp`, so create_graph=True
+    differentiates them again.
 
     >>> import numpy as np
     >>> from tinygrad_lite import Tensor
     >>> x, h, c = Tensor(np.ones((1, 1))), Tensor(np.zeros((1, 1))), Tensor(np.ones((1, 1)))
-    >>> h2, c2 = lstm_step((x,), h, c, Tensor(np.zeros((2, 4))), None)
+    >>> w_t = Tensor(np.zeros((2, 4)), requires_grad=True)
+    >>> h2, c2 = lstm_step((x,), h, c, w_t, None)
     >>> c2.tolist()  # f = 0.5 keeps half the cell, i * g = 0.5 * tanh(0) adds nothing
     [[0.5]]
+    >>> h2.op, c2.op
+    ('lstm_hidden', 'lstm_cell_state')
     """
+    _check_step_operands("lstm_step", 4, x_parts, h, w_t, b)
+    parents = (*x_parts, h, w_t) if b is None else (*x_parts, h, w_t, b)
     with scope("gates"):
         # sigmoid on i, f, o and tanh on g of [x, h] @ w_t + b, in one node
-        act = lstm_gates(cat((*x_parts, h), 1) @ w_t, b)
+        act = _apply(LSTM_GATES, parents, (len(x_parts),))
     c = lstm_cell_state(act, c)  # f * c + i * g, one node
     return lstm_hidden(act, c), c  # o * tanh(c), one node
 
@@ -499,7 +560,8 @@ class RNNCell(_CellBase):
 
 class LSTMCell(_CellBase):
     """LSTM cell with PyTorch's gate order (i, f, g, o) and layout (weight_ih is (4*hidden,
-    input)); `forward(input, (h, c))` returns (h', c'), zeros when no state is given.
+    input)); `forward(input, (h, c))` returns (h', c'), zeros when no state is given. A call
+    records three nodes, `lstm_gates`, `lstm_cell_state` and `lstm_hidden`, see `lstm_step`.
 
     >>> from tinygrad_lite import nn, randn, manual_seed
     >>> manual_seed(0)
