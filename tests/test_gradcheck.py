@@ -251,3 +251,20 @@ def test_gradgradcheck_without_raise_exception_returns_false():
 def test_gradgradcheck_fast_mode_fails_the_same_way():
     with pytest.raises(GradcheckError, match="element index"):
         gradgradcheck(lambda t: flat_square(t).sum(), leaf([0.5, 2.0]), fast_mode=True)
+
+
+def test_gradgradcheck_catches_a_vjp_that_is_wrong_only_under_create_graph(monkeypatch):
+    # Self-consistent but wrong: on the Tensor backend this tanh VJP is twice the truth, so
+    # the recorded first derivative and its own second derivative agree with each other.
+    right = O.TANH.vjp
+
+    def wrong_when_recorded(xp, g, out, inputs, needs):
+        if xp is O.NumpyBackend:
+            return right(xp, g, out, inputs, needs)
+        return (2 * right(xp, g, out, inputs, needs)[0],)
+
+    monkeypatch.setattr(O.TANH, "vjp", wrong_when_recorded)
+    x = Tensor(np.array([0.3, -0.7]), requires_grad=True)
+    with pytest.raises(GradcheckError, match="create_graph=True differs from the plain"):
+        gradgradcheck(lambda t: t.tanh(), x)
+    assert gradgradcheck(lambda t: t.tanh(), x, raise_exception=False) is False

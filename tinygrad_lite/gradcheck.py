@@ -238,6 +238,30 @@ def gradgradcheck(
         # it in the graph so the check sees a zero second derivative, not a missing one.
         return tuple(g if g is not None else xs[i] * 0.0 for g, i in zip(grads, diff))
 
+    # gradcheck below only tests that the recorded first derivative is consistent with its
+    # own second derivative. That it has the right *values* is checked here, against the
+    # plain backward: a VJP that branches on the backend could otherwise be wrong under
+    # create_graph=True alone and pass.
+    recorded = first_derivative(*inputs, *vs)
+    used = [(o, v) for o, v in zip(outs, vs) if o.requires_grad]
+    plain = autograd_grad(
+        [o for o, _ in used],
+        [inputs[i] for i in diff],
+        [Tensor(v.data) for _, v in used],
+        allow_unused=True,
+    )
+    for i, r, p in zip(diff, recorded, plain):
+        expected = np.zeros(inputs[i].shape) if p is None else p.data
+        bad = ~np.isclose(r.data, expected, rtol=rtol, atol=atol, equal_nan=True)
+        if np.any(bad):
+            index = tuple(int(k) for k in np.argwhere(bad)[0])
+            return _fail(
+                f"gradgradcheck: for input {i}, the gradient built with create_graph=True "
+                f"differs from the plain backward at index {index}: {float(r.data[index])!r} vs "
+                f"{float(expected[index])!r}; an op's VJP computes something else on the Tensor "
+                "backend (xp) than on numpy",
+                raise_exception,
+            )
     return gradcheck(
         first_derivative,
         tuple(inputs) + tuple(vs),
