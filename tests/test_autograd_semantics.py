@@ -1107,3 +1107,31 @@ def test_values_keep_every_gradient_whatever_the_limit(grad_limit):
 def test_the_limit_must_be_a_non_negative_int_or_none(grad_limit, bad):
     with pytest.raises((TypeError, ValueError), match="set_interior_grad_limit"):
         grad_limit(bad)
+
+
+def test_an_accumulator_replaced_by_an_out_of_place_sum_is_never_written_again():
+    # x's accumulator (float32, owned by the driver) meets a float64 contribution, so the sum
+    # is made out of place and the old accumulator is freed. CPython hands its address to the
+    # next array made; if the driver still believed that address was its own, it would add
+    # into whatever array lives there now: here the one gradient that `t6 = q + z` hands to
+    # both q and z, which would then leak q's other gradient into z.grad.
+    f32 = np.float32
+    for _ in range(3):
+        z = Tensor(np.zeros((2, 2), f32), requires_grad=True)
+        u = Tensor(np.ones(4, f32), requires_grad=True)
+        x = Tensor(np.ones(4, f32), requires_grad=True)
+        q = Tensor(np.ones(4, f32), requires_grad=True)
+        t7 = q * 3.0
+        t6 = (q.reshape(2, 2) + z).reshape(2, 2)
+        t5 = u * 2.0
+        t4 = (x * np.full(4, 5.0)).float()  # the one float64 gradient x receives
+        t1, t2, t3 = x * 1.0, x * 2.0, x * 3.0
+        w6 = Tensor(np.array([[10.0, 20.0], [30.0, 40.0]], f32))
+        parts = [t7.sum(), (t6 * w6).sum(), t5.sum(), t4.sum(), t1.sum(), t2.sum(), t3.sum()]
+        loss = parts[0]
+        for p in parts[1:]:
+            loss = loss + p
+        loss.backward()
+        np.testing.assert_array_equal(z.grad.data.ravel(), [10.0, 20.0, 30.0, 40.0])
+        np.testing.assert_array_equal(q.grad.data, [13.0, 23.0, 33.0, 43.0])
+        np.testing.assert_array_equal(x.grad.data, [11.0] * 4)

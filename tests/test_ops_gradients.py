@@ -701,3 +701,33 @@ def test_value_kink_conventions(name, f, x, expected):
     v = Value(x)
     f(v).backward()
     assert v.grad == expected
+
+
+# -- an infinite upstream gradient stays infinite (PyTorch's result, not inf - inf = NaN) -----
+
+
+@pytest.mark.parametrize(
+    "make, expected",
+    [
+        (lambda x: x.tanh().sqrt(), np.inf),  # d sqrt(u) at u = tanh(0) = 0 is +inf
+        (lambda x: 1 / (x.sigmoid() - 0.5), -np.inf),  # d (1/u) at u = 0 is -inf
+    ],
+    ids=["tanh", "sigmoid"],
+)
+def test_an_infinite_upstream_gradient_stays_infinite(make, expected):
+    x = Tensor(np.array([0.0, 1.0]), requires_grad=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        make(x).sum().backward()
+    assert x.grad.data[0] == expected
+    assert np.isfinite(x.grad.data[1])
+
+
+def test_sigmoid_gradient_keeps_its_relative_precision_near_saturation():
+    # The derivative is read from the float32 output s. s (1 - s) is then exact to rounding,
+    # where s - s^2 cancels as s -> 1 (relative error up to 1e-4 here): compare with s (1 - s)
+    # of the very same s, computed in float64.
+    x32 = Tensor(np.array([5.0, 7.0, 9.0, 12.0], dtype=np.float32), requires_grad=True)
+    y = x32.sigmoid()
+    y.sum().backward()
+    s = y.data.astype(np.float64)
+    np.testing.assert_allclose(x32.grad.data, s * (1 - s), rtol=3e-7)

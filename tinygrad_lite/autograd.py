@@ -350,27 +350,30 @@ def topological_order(roots) -> list:
 _QUIET_FP = {"divide": "ignore", "invalid": "ignore", "over": "ignore"}
 
 
-def _sum_grads(prev, pg, owned: set):
+def _sum_grads(prev, pg, owned: dict):
     """`prev + pg` for a node that receives gradients from several consumers.
 
     The first sum makes a new array that only this node's `_seen_grad` holds (its id goes in
     `owned`); later sums add into it in place. A parameter used at every step of an unrolled
     RNN would otherwise get a fresh weight-sized array per step. Arrays a VJP returned are
     never written to (they may be another node's gradient or a view of one); the driver takes
-    a node's id out of `owned` before handing its gradient to anyone.
+    a node's gradient out of `owned` before handing it to anyone.
     """
     if (
         prev.__class__ is np.ndarray
         and pg.__class__ is np.ndarray
-        and id(prev) in owned
+        and owned.get(id(prev)) is prev
         and pg.shape == prev.shape
         and pg.dtype == prev.dtype
     ):
         prev += pg
         return prev
     total = prev + pg
+    # `owned` holds the arrays themselves, not just their ids: an id outlives its object, and
+    # CPython gives a freed array's address to the next one made (maybe a VJP's shared result).
+    owned.pop(id(prev), None)  # the caller drops prev now
     if total.__class__ is np.ndarray:
-        owned.add(id(total))
+        owned[id(total)] = total
     return total
 
 
@@ -414,7 +417,7 @@ def iter_backward(
         prev = root._seen_grad
         root._seen_grad = g if prev is None else prev + g
     wanted = {id(x) for x in inputs} if inputs is not None else None
-    owned: set = set()  # accumulators this walk made (see _sum_grads)
+    owned: dict = {}  # id -> accumulator array this walk made (see _sum_grads)
     # Elements of interior gradients this pass may still keep (see set_interior_grad_limit);
     # below zero, it keeps none.
     budget = STATE.interior_grad_limit
@@ -433,7 +436,7 @@ def iter_backward(
             if g is None:
                 continue
             if owned:
-                owned.discard(id(g))  # final now: from here on others may hold it
+                owned.pop(id(g), None)  # final now: from here on others may hold it
             if node._hooks:
                 g = node._run_hooks(g)
                 node._seen_grad = g

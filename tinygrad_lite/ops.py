@@ -310,9 +310,24 @@ def sqrt_forward(x):
 
 
 SQRT = defop("sqrt", sqrt_forward, lambda xp, g, out, inputs, needs: (g / (2 * out),))
-# d tanh = 1 - tanh^2, applied as g - (g*out)*out: three array-array ops, no Python number for
-# numpy to convert (and the same formula records under create_graph).
-TANH = defop("tanh", np.tanh, lambda xp, g, out, inputs, needs: (g - g * out * out,))
+_ONES: dict = {}  # dtype -> scalar(1, dtype), looked up once per VJP of tanh and sigmoid
+
+
+def one_like(xp, out):
+    """1 as a 0-d array of `out`'s dtype: `1 - out` without a Python number for numpy to
+    convert on every call (see `scalar`); on the Tensor backend it enters as a constant."""
+    dt = (out if out.__class__ is np.ndarray else xp.raw(out)).dtype
+    one = _ONES.get(dt)
+    if one is None:
+        one = _ONES[dt] = scalar(1, dt)
+    return one
+
+
+# d tanh = 1 - tanh^2, read from the output. The local derivative is formed first and then
+# multiplied by g: an infinite upstream gradient stays infinite (g - g*t*t would be inf - inf).
+TANH = defop(
+    "tanh", np.tanh, lambda xp, g, out, inputs, needs: (g * (one_like(xp, out) - out * out),)
+)
 
 # sigmoid(x) = e / (1 + e) with e = exp(min(x, L)), L just below the largest finite exponent of
 # the dtype: exp never overflows (no warning at x = 1000), past L the true value rounds to 1
@@ -335,8 +350,9 @@ def sigmoid_forward(x):
 
 
 def sigmoid_vjp(xp, g, out, inputs, needs):
-    gout = g * out  # g * out * (1 - out), as array-array ops
-    return (gout - gout * out,)
+    # s (1 - s), not s - s^2: 1 - s is exact for s >= 1/2, so there is no cancellation as
+    # s -> 1; and the derivative is formed before g multiplies it (an infinite g stays inf).
+    return (g * (out * (one_like(xp, out) - out)),)
 
 
 SIGMOID = defop("sigmoid", sigmoid_forward, sigmoid_vjp)

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..autograd import scope
 from ..errors import DTypeError, ShapeError
-from ..ops import Op, scalar, unbroadcast
+from ..ops import Op, one_like, scalar, unbroadcast
 from ..tensor import Tensor, _apply, cat, generator, zeros
 from .module import Module, Parameter
 
@@ -120,8 +120,9 @@ def _rnn_relu_forward(*args) -> np.ndarray:
 
 
 def _rnn_tanh_vjp(xp, g, out, inputs, needs, parts):
-    # tanh' = 1 - tanh^2, read from the output: the pre-activation is never kept.
-    return _affine_vjp(xp, g - g * out * out, inputs, needs, parts)
+    # tanh' = 1 - tanh^2, read from the output: the pre-activation is never kept. Formed
+    # before g multiplies it, so an infinite upstream gradient stays infinite.
+    return _affine_vjp(xp, g * (one_like(xp, out) - out * out), inputs, needs, parts)
 
 
 def _rnn_relu_vjp(xp, g, out, inputs, needs, parts):
@@ -166,21 +167,24 @@ def _activate_gates(pre: np.ndarray) -> np.ndarray:
 
 def _gates_d_pre(xp, g, out):
     """The gradient of the gate pre-activations from g, the gradient of the activations `out`:
-    sigmoid' = s - s^2 on the i, f, o blocks and tanh' = 1 - t^2 on the g block, both read from
-    the output, so the pre-activations are never kept."""
+    sigmoid' = s (1 - s) on the i, f, o blocks and tanh' = 1 - t^2 on the g block, both read
+    from the output, so the pre-activations are never kept. s (1 - s) rather than s - s^2:
+    no cancellation as s -> 1."""
     width = xp.raw(out).shape[-1]
     n = width // 4
-    if g.__class__ is np.ndarray:  # fast path: s - s^2 everywhere, then the g block replaced
-        d_pre = out - out * out
+    one = one_like(xp, out)
+    if g.__class__ is np.ndarray:  # fast path: s (1 - s) everywhere, then the g block replaced
+        d_pre = np.subtract(one, out)
+        d_pre *= out
         cand = out[..., 2 * n : 3 * n]
-        np.subtract(1, cand * cand, out=d_pre[..., 2 * n : 3 * n])
+        np.subtract(one, cand * cand, out=d_pre[..., 2 * n : 3 * n])
         if g.dtype == d_pre.dtype:
             return np.multiply(d_pre, g, out=d_pre)
         return d_pre * g
     # create_graph: the same gradient from recorded ops (the block mask is a constant)
     is_g = np.zeros(width, dtype=bool)
     is_g[2 * n : 3 * n] = True
-    return g * xp.where(is_g, 1 - out * out, out - out * out)
+    return g * xp.where(is_g, one - out * out, out * (one - out))
 
 
 def _lstm_gates_forward(*args) -> np.ndarray:
