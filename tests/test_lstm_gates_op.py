@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from recurrent_step_cases import assert_fused_equals_unfused, draw_step_operands, leaves
 
 import tinygrad_lite as tg
 from tinygrad_lite import ShapeError, Tensor, cat, nn
@@ -24,29 +25,8 @@ from tinygrad_lite.testing import arrays
 
 @st.composite
 def gate_operands(draw):
-    """A dict: the number of input parts, whether there is a bias, the operand arrays
-    (x_1, ..., x_k, h, w_t[, b]) and which of them require grad (at least one)."""
-    parts = draw(st.integers(1, 2))
-    bias = draw(st.booleans())
-    batch, hidden = draw(st.integers(1, 3)), draw(st.integers(1, 3))
-    widths = [draw(st.integers(1, 3)) for _ in range(parts)]
-    operands = [draw(arrays((batch, n))) for n in widths]
-    operands.append(draw(arrays((batch, hidden))))
-    operands.append(draw(arrays((sum(widths) + hidden, 4 * hidden), min_value=-1, max_value=1)))
-    if bias:
-        operands.append(draw(arrays((4 * hidden,))))
-    flags = draw(st.lists(st.booleans(), min_size=len(operands), max_size=len(operands)))
-    if not any(flags):
-        flags[draw(st.integers(0, len(operands) - 1))] = True
-    return {"parts": parts, "bias": bias, "arrays": operands, "flags": flags}
-
-
-def leaves(case: dict) -> tuple:
-    """float64 Tensors of the case's operands, requiring grad where its flags say."""
-    return tuple(
-        Tensor(np.array(a, dtype=np.float64), requires_grad=flag)
-        for a, flag in zip(case["arrays"], case["flags"])
-    )
+    """Operands of the gates node: four blocks (i, f, g, o) of the hidden size."""
+    return draw_step_operands(draw, 4)
 
 
 def fused_fn(case: dict):
@@ -95,16 +75,7 @@ def test_lstm_gates_node_second_derivatives_match_finite_differences(case):
 @settings(deadline=None)
 @given(case=gate_operands())
 def test_lstm_gates_node_equals_the_unfused_ops_forward_and_backward(case):
-    fused_leaves, unfused_leaves = leaves(case), leaves(case)
-    fused = fused_fn(case)(*fused_leaves)
-    unfused = unfused_fn(case)(*unfused_leaves)
-    np.testing.assert_allclose(fused.data, unfused.data, rtol=1e-12, atol=1e-12)
-    weights = np.arange(fused.size, dtype=np.float64).reshape(fused.shape) - 1.5
-    (fused * Tensor(weights)).sum().backward()
-    (unfused * Tensor(weights)).sum().backward()
-    for a, b in zip(fused_leaves, unfused_leaves):
-        if a.requires_grad:
-            np.testing.assert_allclose(a.grad.data, b.grad.data, rtol=1e-12, atol=1e-12)
+    assert_fused_equals_unfused(fused_fn(case), unfused_fn(case), case)
 
 
 @settings(deadline=None, max_examples=30)

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from recurrent_step_cases import assert_fused_equals_unfused, draw_step_operands, leaves
 
 import tinygrad_lite as tg
 from tinygrad_lite import ShapeError, Tensor, cat, nn
@@ -20,7 +21,6 @@ from tinygrad_lite.graph import export_graph
 from tinygrad_lite.nn.rnn_cells import RNN_RELU, RNN_TANH, rnn_step
 from tinygrad_lite.ops import NumpyBackend
 from tinygrad_lite.tensor import TensorBackend
-from tinygrad_lite.testing import arrays
 
 KINK_MARGIN = 1e-3  # relu pre-activations stay this far from 0 (finite differences use 1e-6)
 
@@ -33,33 +33,14 @@ def pre_activation(arrays_: list, parts: int, bias: bool) -> np.ndarray:
 
 @st.composite
 def step_operands(draw, relu=None):
-    """A dict: the activation, the number of input parts, whether there is a bias, the operand
-    arrays (x_1, ..., x_k, h, w_t[, b]) and which of them require grad (at least one)."""
+    """Operands of the step node (one block of the hidden size) and its activation."""
     relu = draw(st.booleans()) if relu is None else relu
-    parts = draw(st.integers(1, 2))
-    bias = draw(st.booleans())
-    batch, hidden = draw(st.integers(1, 3)), draw(st.integers(1, 3))
-    widths = [draw(st.integers(1, 3)) for _ in range(parts)]
-    operands = [draw(arrays((batch, n))) for n in widths]
-    operands.append(draw(arrays((batch, hidden))))
-    operands.append(draw(arrays((sum(widths) + hidden, hidden), min_value=-1, max_value=1)))
-    if bias:
-        operands.append(draw(arrays((hidden,))))
+    case = draw_step_operands(draw, 1)
     if relu:
         # Finite differences across the kink would measure neither side's derivative.
-        assume(np.min(np.abs(pre_activation(operands, parts, bias))) >= KINK_MARGIN)
-    flags = draw(st.lists(st.booleans(), min_size=len(operands), max_size=len(operands)))
-    if not any(flags):
-        flags[draw(st.integers(0, len(operands) - 1))] = True
-    return {"relu": relu, "parts": parts, "bias": bias, "arrays": operands, "flags": flags}
-
-
-def leaves(case: dict) -> tuple:
-    """float64 Tensors of the case's operands, requiring grad where its flags say."""
-    return tuple(
-        Tensor(np.array(a, dtype=np.float64), requires_grad=flag)
-        for a, flag in zip(case["arrays"], case["flags"])
-    )
+        pre = pre_activation(case["arrays"], case["parts"], case["bias"])
+        assume(np.min(np.abs(pre)) >= KINK_MARGIN)
+    return {"relu": relu, **case}
 
 
 def step_fn(case: dict):
@@ -105,16 +86,7 @@ def test_rnn_step_second_derivatives_match_finite_differences(case):
 @settings(deadline=None)
 @given(case=step_operands())
 def test_rnn_step_equals_the_unfused_ops_forward_and_backward(case):
-    fused_leaves, unfused_leaves = leaves(case), leaves(case)
-    fused = step_fn(case)(*fused_leaves)
-    unfused = unfused_fn(case)(*unfused_leaves)
-    np.testing.assert_allclose(fused.data, unfused.data, rtol=1e-12, atol=1e-12)
-    weights = np.arange(fused.size, dtype=np.float64).reshape(fused.shape) - 1.5
-    (fused * Tensor(weights)).sum().backward()
-    (unfused * Tensor(weights)).sum().backward()
-    for a, b in zip(fused_leaves, unfused_leaves):
-        if a.requires_grad:
-            np.testing.assert_allclose(a.grad.data, b.grad.data, rtol=1e-12, atol=1e-12)
+    assert_fused_equals_unfused(step_fn(case), unfused_fn(case), case)
 
 
 # -- the VJP computes only what is asked for ---------------------------------------------------
