@@ -731,3 +731,14 @@ def test_sigmoid_gradient_keeps_its_relative_precision_near_saturation():
     y.sum().backward()
     s = y.data.astype(np.float64)
     np.testing.assert_allclose(x32.grad.data, s * (1 - s), rtol=3e-7)
+
+
+def test_relu_passes_the_gradient_at_nan_and_blocks_it_at_zero_as_pytorch():
+    # PyTorch's threshold rule: blocked where x <= 0, passed elsewhere (NaN > 0 is false, but
+    # NaN <= 0 is false too, so NaN passes). The fused nn.RNN relu step follows the same rule.
+    x = Tensor(np.array([np.nan, -1.0, 0.0, 2.0]), requires_grad=True)
+    x.relu().sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [1.0, 0.0, 0.0, 1.0])
+    s = Tensor(np.array(np.nan), requires_grad=True)  # 0-d
+    s.relu().backward()
+    assert s.grad.item() == 1.0

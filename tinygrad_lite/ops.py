@@ -362,11 +362,14 @@ def relu_forward(x):
     return np.maximum(x, scalar(0, x.dtype))
 
 
+def relu_pass_mask(x: np.ndarray, dtype) -> np.ndarray:
+    """Where relu passes its gradient, as `dtype` 1s and 0s: PyTorch's threshold rule, blocked
+    where x <= 0 (so relu'(0) = 0) and passed everywhere else, NaN included."""
+    return (~(x <= scalar(0, x.dtype))).astype(dtype)
+
+
 def relu_vjp(xp, g, out, inputs, needs):
-    # relu'(0) = 0, as PyTorch: the mask is strictly x > 0 (and 0 at NaN, as PyTorch's).
-    x = xp.raw(inputs[0])
-    dt = xp.raw(g).dtype
-    return (g * (x > scalar(0, x.dtype)).astype(dt),)
+    return (g * relu_pass_mask(xp.raw(inputs[0]), xp.raw(g).dtype),)
 
 
 RELU = defop("relu", relu_forward, relu_vjp)

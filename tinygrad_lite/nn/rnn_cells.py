@@ -21,7 +21,7 @@ import numpy as np
 
 from ..autograd import scope
 from ..errors import DTypeError, ShapeError
-from ..ops import Op, one_like, scalar, unbroadcast
+from ..ops import Op, one_like, relu_pass_mask, scalar, unbroadcast
 from ..tensor import Tensor, _apply, cat, generator, zeros
 from .module import Module, Parameter
 
@@ -126,9 +126,8 @@ def _rnn_tanh_vjp(xp, g, out, inputs, needs, parts):
 
 
 def _rnn_relu_vjp(xp, g, out, inputs, needs, parts):
-    # relu'(0) = 0, as PyTorch: out > 0 exactly where the pre-activation is > 0 (not at NaN).
-    kept = xp.raw(out)
-    mask = (kept > scalar(0, kept.dtype)).astype(xp.raw(g).dtype)
+    # Read from the output: relu(pre) <= 0 exactly where pre <= 0, and NaN stays NaN.
+    mask = relu_pass_mask(xp.raw(out), xp.raw(g).dtype)
     return _affine_vjp(xp, g * mask, inputs, needs, parts)
 
 
