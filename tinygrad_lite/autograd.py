@@ -353,11 +353,11 @@ _QUIET_FP = {"divide": "ignore", "invalid": "ignore", "over": "ignore"}
 def _sum_grads(prev, pg, owned: dict):
     """`prev + pg` for a node that receives gradients from several consumers.
 
-    The first sum makes a new array that only this node's `_seen_grad` holds (its id goes in
-    `owned`); later sums add into it in place. A parameter used at every step of an unrolled
-    RNN would otherwise get a fresh weight-sized array per step. Arrays a VJP returned are
-    never written to (they may be another node's gradient or a view of one); the driver takes
-    a node's gradient out of `owned` before handing it to anyone.
+    The first sum makes a new array that only this node's `_seen_grad` holds (it goes in
+    `owned`, keyed by its id); later sums add into it in place. A parameter used at every step
+    of an unrolled RNN would otherwise get a fresh weight-sized array per step. Arrays a VJP
+    returned are never written to (they may be another node's gradient or a view of one); the
+    driver takes a node's gradient out of `owned` before handing it to anyone.
     """
     if (
         prev.__class__ is np.ndarray
