@@ -12,8 +12,8 @@ from tinygrad_lite.testing import arrays
 
 def draw_step_operands(draw, blocks: int) -> dict:
     """A dict: the number of input parts, whether there is a bias, the operand arrays
-    (x_1, ..., x_k, h, w_t[, b]) for `blocks` gate blocks of the hidden size, and which of them
-    require grad (`flags`, at least one)."""
+    (x_1, ..., x_k, h, w_t[, b]) for `blocks` gate blocks of the hidden size, which of them
+    require grad (`flags`, at least one) and whether the step gets `w` (`twin`)."""
     parts = draw(st.integers(1, 2))
     bias = draw(st.booleans())
     batch, hidden = draw(st.integers(1, 3)), draw(st.integers(1, 3))
@@ -28,7 +28,18 @@ def draw_step_operands(draw, blocks: int) -> dict:
     flags = draw(st.lists(st.booleans(), min_size=len(operands), max_size=len(operands)))
     if not any(flags):
         flags[draw(st.integers(0, len(operands) - 1))] = True
-    return {"parts": parts, "bias": bias, "arrays": operands, "flags": flags}
+    # Whether the step gets w_t's C-ordered transpose `w` too, as an unrolled layer hands it.
+    twin = draw(st.booleans())
+    return {"parts": parts, "bias": bias, "arrays": operands, "flags": flags, "twin": twin}
+
+
+def twin_of(case: dict, w_t) -> np.ndarray | None:
+    """The `w` a fused step gets with this case's w_t (a Tensor or an array): its transpose as
+    a C-ordered array, or None when the case draws none. Made from w_t's current values, so
+    gradcheck's perturbed copies get a matching one."""
+    if not case["twin"]:
+        return None
+    return np.ascontiguousarray(getattr(w_t, "data", w_t).T)
 
 
 def leaves(case: dict) -> tuple:

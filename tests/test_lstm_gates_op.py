@@ -11,7 +11,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from recurrent_step_cases import assert_fused_equals_unfused, draw_step_operands, leaves
+from recurrent_step_cases import (
+    assert_fused_equals_unfused,
+    draw_step_operands,
+    leaves,
+    twin_of,
+)
 
 import tinygrad_lite as tg
 from tinygrad_lite import ShapeError, Tensor, cat, nn
@@ -34,7 +39,7 @@ def fused_fn(case: dict):
     parts = case["parts"]
 
     def run(*ops):
-        return _apply(LSTM_GATES, ops, (parts,))
+        return _apply(LSTM_GATES, ops, (parts, twin_of(case, ops[parts + 1])))
 
     return run
 
@@ -101,7 +106,10 @@ def test_lstm_step_gradients_are_the_same_with_create_graph(case, data):
     for create_graph in (False, True):
         ops = leaves(case)
         c = Tensor(c0, requires_grad=True)
-        h2, c2 = lstm_step(ops[:parts], ops[parts], c, ops[parts + 1], ops[-1] if bias else None)
+        w_t = ops[parts + 1]
+        b = ops[-1] if bias else None
+        # the fast path reads w (when drawn), the recorded one w_t: they must agree too
+        h2, c2 = lstm_step(ops[:parts], ops[parts], c, w_t, b, twin_of(case, w_t))
         weights = np.arange(2 * h2.size, dtype=np.float64).reshape(2, *h2.shape) - 2.5
         (h2 * Tensor(weights[0]) + c2 * Tensor(weights[1])).sum().backward(
             create_graph=create_graph
@@ -125,7 +133,8 @@ def test_lstm_gates_vjp_returns_a_gradient_exactly_where_needed(backend, case):
         inputs, g, kept = tuple(t.data for t in ops), np.ones(out.shape), out.data
     else:
         inputs, g, kept = ops, Tensor(np.ones(out.shape)), out
-    grads = LSTM_GATES.vjp(backend, g, kept, inputs, needs, case["parts"])
+    w = twin_of(case, ops[case["parts"] + 1])
+    grads = LSTM_GATES.vjp(backend, g, kept, inputs, needs, case["parts"], w)
     assert len(grads) == len(ops)
     for grad, need, operand in zip(grads, needs, ops):
         assert (grad is not None) == need
@@ -140,7 +149,7 @@ def test_lstm_gates_node_is_sigmoid_on_i_f_o_and_tanh_on_g_of_the_affine_map():
     rng = np.random.default_rng(0)
     x, h = rng.standard_normal((2, 3)), rng.standard_normal((2, 2))
     w_t, b = rng.standard_normal((5, 8)) * 3, rng.standard_normal(8)
-    out = _apply(LSTM_GATES, (Tensor(x), Tensor(h), Tensor(w_t), Tensor(b)), (1,)).data
+    out = _apply(LSTM_GATES, (Tensor(x), Tensor(h), Tensor(w_t), Tensor(b)), (1, None)).data
     pre = np.concatenate([x, h], 1) @ w_t + b
     sigmoid = 1 / (1 + np.exp(-pre))
     np.testing.assert_allclose(out[:, :4], sigmoid[:, :4], rtol=1e-12, atol=1e-15)
@@ -151,7 +160,7 @@ def test_lstm_gates_node_is_sigmoid_on_i_f_o_and_tanh_on_g_of_the_affine_map():
 def test_lstm_gates_node_stays_finite_for_huge_pre_activations():
     x = Tensor(np.array([[1e4]]), requires_grad=True)
     w_t = Tensor(np.array([[-1.0, 1.0, -1.0, 1.0], [0.0, 0.0, 0.0, 0.0]]), requires_grad=True)
-    out = _apply(LSTM_GATES, (x, Tensor(np.zeros((1, 1))), w_t), (1,))
+    out = _apply(LSTM_GATES, (x, Tensor(np.zeros((1, 1))), w_t), (1, None))
     out.sum().backward()
     assert out.tolist() == [[0.0, 1.0, -1.0, 1.0]]
     np.testing.assert_array_equal(x.grad.data, [[0.0]])
@@ -219,6 +228,12 @@ def test_lstm_step_rejects_mismatched_shapes_naming_every_operand(
             Tensor(np.zeros(w_shape)),
             b,
         )
+
+
+def test_lstm_step_rejects_a_w_that_is_not_w_t_transposed():
+    x, h = Tensor(np.zeros((2, 3))), Tensor(np.zeros((2, 4)))
+    with pytest.raises(ShapeError, match=r"w_t \(7, 16\), w \(7, 16\)"):
+        lstm_step((x,), h, h, Tensor(np.zeros((7, 16))), None, np.zeros((7, 16)))
 
 
 # -- what the layers record: three nodes per time step -----------------------------------------

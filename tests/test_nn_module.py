@@ -162,6 +162,16 @@ def test_load_state_dict_copies_so_the_source_array_stays_independent():
     assert np.all(source["weight"] == 1)
 
 
+def test_load_state_dict_stores_c_ordered_copies_of_transposed_sources():
+    # As PyTorch's copy_ into the parameter: a transposed (Fortran-ordered) source must not
+    # hand its layout on, or matmuls with the weight run at up to half speed.
+    layer = nn.Linear(3, 2)
+    weight = np.arange(6, dtype=np.float32).reshape(3, 2).T
+    layer.load_state_dict({"weight": weight, "bias": np.ones(2, np.float32)})
+    assert layer.weight.data.flags.c_contiguous
+    np.testing.assert_array_equal(layer.weight.data, weight)
+
+
 # -- save / load --------------------------------------------------------------------------------
 
 

@@ -366,6 +366,8 @@ CASES: dict[str, Case] = {
     "pad": (lambda p, x: tg.pad(x, p["pad"], p["value"]), pad_operand()),
     # copies and casts
     "clone": (lambda p, x: x.clone(), one(ANY)),
+    # a reversed-axes view made C-ordered: a real copy whenever the array has 2+ axes > 1
+    "contiguous": (lambda p, x: x.permute(*reversed(range(x.ndim))).contiguous(), one(ANY)),
 }
 
 

@@ -109,6 +109,35 @@ def test_lstm_step_records_three_nodes():
     assert ops == ["lstm_cell_state", "lstm_gates", "lstm_hidden"]
 
 
+@pytest.mark.parametrize("layer_cls", [nn.RNN, nn.LSTM])
+def test_unrolled_steps_get_both_weight_layouts_c_ordered(layer_cls):
+    # Each step multiplies by w_t forward and by its transpose backward; numpy's matmul is
+    # fastest with a C-ordered right operand, so the layer makes both once per call.
+    tg.manual_seed(0)
+    layer = layer_cls(INPUT, HIDDEN)
+    out, _ = layer(tg.randn(SEQ, BATCH, INPUT))
+    steps = [n for n in _nodes(out) if n.op in ("rnn_tanh", "lstm_gates")]
+    assert len(steps) == SEQ
+    for node in steps:
+        w_t, w = node._parents[2], node._ctx[1]
+        assert w_t.data.flags.c_contiguous and w.flags.c_contiguous
+        np.testing.assert_array_equal(w, w_t.data.T)
+    assert steps[0]._ctx[1] is steps[-1]._ctx[1]  # made once per call, not per step
+
+
+def _nodes(root) -> list:
+    """Every node reachable from `root`, walked without recursion."""
+    seen, stack, found = {id(root)}, [root], []
+    while stack:
+        node = stack.pop()
+        found.append(node)
+        for parent in node._parents:
+            if id(parent) not in seen:
+                seen.add(id(parent))
+                stack.append(parent)
+    return found
+
+
 def test_lstm_cell_state_is_forget_times_cell_plus_input_times_candidate():
     act = np.random.default_rng(1).random((3, 8))
     c = np.random.default_rng(2).standard_normal((3, 2))

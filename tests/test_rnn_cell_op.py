@@ -12,7 +12,12 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from recurrent_step_cases import assert_fused_equals_unfused, draw_step_operands, leaves
+from recurrent_step_cases import (
+    assert_fused_equals_unfused,
+    draw_step_operands,
+    leaves,
+    twin_of,
+)
 
 import tinygrad_lite as tg
 from tinygrad_lite import ShapeError, Tensor, cat, nn
@@ -48,7 +53,10 @@ def step_fn(case: dict):
     parts, bias, relu = case["parts"], case["bias"], case["relu"]
 
     def run(*ops):
-        return rnn_step(ops[:parts], ops[parts], ops[parts + 1], ops[-1] if bias else None, relu)
+        w_t = ops[parts + 1]
+        return rnn_step(
+            ops[:parts], ops[parts], w_t, ops[-1] if bias else None, relu, twin_of(case, w_t)
+        )
 
     return run
 
@@ -104,7 +112,8 @@ def test_rnn_step_vjp_returns_a_gradient_exactly_where_needed(backend, case):
         inputs, g, kept = tuple(t.data for t in ops), np.ones(out.shape), out.data
     else:
         inputs, g, kept = ops, Tensor(np.ones(out.shape)), out
-    grads = op.vjp(backend, g, kept, inputs, needs, case["parts"])
+    w = twin_of(case, ops[case["parts"] + 1])
+    grads = op.vjp(backend, g, kept, inputs, needs, case["parts"], w)
     assert len(grads) == len(ops)
     for grad, need, operand in zip(grads, needs, ops):
         assert (grad is not None) == need

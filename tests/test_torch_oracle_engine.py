@@ -385,6 +385,10 @@ CASES = {
     "pad": (lambda lib, p, x: lib.pad(x, p["pad"], p["value"]), pad_args()),
     "float and back": (lambda lib, p, x: x.float().double(), one(ANY)),
     "clone": (lambda lib, p, x: x.clone(), one(ANY)),
+    "contiguous": (
+        lambda lib, p, x: x.permute(tuple(reversed(range(x.ndim)))).contiguous(),
+        one(ANY),
+    ),
 }
 
 

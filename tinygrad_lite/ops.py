@@ -603,6 +603,9 @@ SCATTER_ADD = defop("scatter_add", scatter_add_forward, scatter_add_vjp)
 
 
 CLONE = defop("clone", np.copy, lambda xp, g, out, inputs, needs: (g,))
+# The same values in C order (a copy only when they are not already): a matmul reads its
+# right operand at up to twice the speed when that operand is C-ordered (OpenBLAS, float32).
+CONTIGUOUS = defop("contiguous", np.ascontiguousarray, lambda xp, g, out, inputs, needs: (g,))
 
 
 def cat_forward(*xs_and_axis):

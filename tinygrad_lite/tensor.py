@@ -671,6 +671,25 @@ class Tensor:
     def clone(self) -> Tensor:
         return _apply(O.CLONE, (self,))
 
+    def contiguous(self) -> Tensor:
+        """The same values laid out in C (row-major) order, as PyTorch's `contiguous()`: the
+        tensor itself when it already is, else a copy recorded as a `contiguous` node (its
+        gradient passes through unchanged). A transposed weight reused at every time step is
+        worth copying once: numpy's matmul runs faster on a C-ordered right operand.
+
+        >>> from tinygrad_lite import Tensor
+        >>> w = Tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+        >>> w.T.is_contiguous(), w.T.contiguous().is_contiguous(), w.contiguous() is w
+        (False, True, True)
+        """
+        if self.data.flags.c_contiguous:
+            return self
+        return _apply(O.CONTIGUOUS, (self,))
+
+    def is_contiguous(self) -> bool:
+        """True when `.data` is laid out in C (row-major) order, as PyTorch's."""
+        return bool(self.data.flags.c_contiguous)
+
     # -- reductions -----------------------------------------------------------------------
 
     def _reduce(self, fn: O.Op, axis, dim, keepdims, keepdim):

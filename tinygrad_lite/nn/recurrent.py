@@ -238,13 +238,18 @@ class _RNNBase(Module):
         return w_ih, w_hh, b_ih, b_hh
 
     def _fused_weights(self, k: int, suffix: str):
-        """(scope prefix, [W_ih W_hh]^T, b_ih + b_hh or None): one matmul a step (RNN, LSTM)."""
+        """(scope prefix, [W_ih W_hh]^T, b_ih + b_hh or None, [W_ih W_hh] as a C-ordered array):
+        one matmul a step (RNN, LSTM). Both layouts are made once per call, because each
+        step multiplies by the weights both ways, forward by w_t and backward by its
+        transpose, and numpy's matmul is fastest with a C-ordered right operand (see the
+        comment above `rnn_cells._step_operands`)."""
         w_ih, w_hh, b_ih, b_hh = self._weights(k, suffix)
         where = f"{self.name}/l{k}{suffix}"
         with scope(f"{where}/weights"):
-            w_t = cat((w_ih, w_hh), 1).T
+            joined = cat((w_ih, w_hh), 1)
+            w_t = joined.T.contiguous()
             b = b_ih + b_hh if self.bias else None
-        return where, w_t, b
+        return where, w_t, b, np.ascontiguousarray(joined.data)
 
     def _zeros(self, batch: int) -> Tensor:
         return zeros(batch, self.hidden_size, dtype=self.weight_ih_l0.dtype)
@@ -294,13 +299,13 @@ class RNN(_RNNBase):
         return output, h_n
 
     def _direction(self, steps, k, suffix, init, batch):
-        where, w_t, b = self._fused_weights(k, suffix)
+        where, w_t, b, w = self._fused_weights(k, suffix)
         h = init[0] if init[0] is not None else self._zeros(batch)
         relu = self.mode == "RNN_RELU"
         outs: list = [None] * len(steps)
         for t in self._time_order(suffix, len(steps)):
             with scope(f"{where}/t={t}"):
-                h = rnn_step(steps[t], h, w_t, b, relu)
+                h = rnn_step(steps[t], h, w_t, b, relu, w)
             outs[t] = h
         return outs, (h,)
 
@@ -330,13 +335,13 @@ class LSTM(_RNNBase):
         return output, (h_n, c_n)
 
     def _direction(self, steps, k, suffix, init, batch):
-        where, w_t, b = self._fused_weights(k, suffix)
+        where, w_t, b, w = self._fused_weights(k, suffix)
         h = init[0] if init[0] is not None else self._zeros(batch)
         c = init[1] if init[1] is not None else self._zeros(batch)
         outs: list = [None] * len(steps)
         for t in self._time_order(suffix, len(steps)):
             with scope(f"{where}/t={t}"):
-                h, c = lstm_step(steps[t], h, c, w_t, b)
+                h, c = lstm_step(steps[t], h, c, w_t, b, w)
             outs[t] = h
         return outs, (h, c)
 

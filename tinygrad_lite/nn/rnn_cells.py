@@ -60,9 +60,15 @@ def check_float_input(layer: str, x: Tensor, like: Tensor, what: str = "input") 
 
 # -- the fused step nodes: [x_1, ..., x_k, h] @ w_t + b and an activation, in one node -------
 #
-# A fused node's parents are (x_1, ..., x_k, h, w_t[, b]) and its context the number k of input
-# parts. The join and the pre-activation live only inside the forward call; the VJP rebuilds the
-# join and reads the activation's derivative from the output, so a step keeps its output only.
+# A fused node's parents are (x_1, ..., x_k, h, w_t[, b]) and its context (k, w): the number k
+# of input parts, and w, either None or w_t.T as a C-ordered array. The join and the
+# pre-activation live only inside the forward call; the VJP rebuilds the join and reads the
+# activation's derivative from the output, so a step keeps its output only.
+#
+# Why w: numpy's matmul runs up to twice as fast when its right operand is C-ordered (OpenBLAS,
+# float32, these shapes), and a step multiplies by the weights both ways, [x, h] @ w_t forward
+# and d_pre @ w_t.T backward. No one layout serves both, so an unrolled layer makes w_t C-ordered
+# and hands the VJP the other layout too, made once per call (`rnn_step`, `_RNNBase`).
 
 
 def _step_operands(arrays, parts: int) -> tuple:
@@ -74,8 +80,8 @@ def _step_operands(arrays, parts: int) -> tuple:
 
 def _affine_forward(args: tuple) -> np.ndarray:
     """[x_1, ..., x_k, h] @ w_t + b as a fresh array the caller may overwrite; `args` are a
-    fused op's forward arguments, the operands followed by the number of input parts."""
-    blocks, w_t, b = _step_operands(args[:-1], args[-1])
+    fused op's forward arguments, the operands followed by its context (k, w)."""
+    blocks, w_t, b = _step_operands(args[:-2], args[-2])
     # One matmul over the joined blocks; neither the join nor the sum outlives the call.
     pre = np.concatenate(blocks, axis=1) @ w_t
     if b is not None:
@@ -86,19 +92,23 @@ def _affine_forward(args: tuple) -> np.ndarray:
     return pre
 
 
-def _affine_vjp(xp, d_pre, inputs, needs, parts):
+def _affine_vjp(xp, d_pre, inputs, needs, parts, w):
     """The gradients of [x_1, ..., x_k, h] @ w_t + b given d_pre, the gradient of the sum.
 
     Each input block gets d_pre @ (its rows of w_t).T, computed only where asked for (the
     first layer's input rarely requires grad, so one matmul of hidden width is the usual cost);
-    w_t gets [x, h].T @ d_pre, the join rebuilt here instead of kept per step.
+    w_t gets [x, h].T @ d_pre, the join rebuilt here instead of kept per step. On the fast path
+    the blocks' products read the C-ordered `w` (w_t.T) when the layer made one; a recorded
+    gradient (create_graph) must go through w_t itself.
     """
     blocks, w_t, b = _step_operands(inputs, parts)
+    if w is None or d_pre.__class__ is not np.ndarray:
+        w = xp.swap_last(w_t)
     grads = []
     start = 0
     for block, need in zip(blocks, needs):
         stop = start + block.shape[1]
-        grads.append(d_pre @ w_t[start:stop].T if need else None)
+        grads.append(d_pre @ w[:, start:stop] if need else None)
         start = stop
     grads.append(xp.swap_last(xp.cat(blocks, 1)) @ d_pre if needs[parts + 1] else None)
     if b is not None:
@@ -119,16 +129,16 @@ def _rnn_relu_forward(*args) -> np.ndarray:
     return np.maximum(pre, scalar(0, pre.dtype), out=pre)
 
 
-def _rnn_tanh_vjp(xp, g, out, inputs, needs, parts):
+def _rnn_tanh_vjp(xp, g, out, inputs, needs, parts, w):
     # tanh' = 1 - tanh^2, read from the output: the pre-activation is never kept. Formed
     # before g multiplies it, so an infinite upstream gradient stays infinite.
-    return _affine_vjp(xp, g * (one_like(xp, out) - out * out), inputs, needs, parts)
+    return _affine_vjp(xp, g * (one_like(xp, out) - out * out), inputs, needs, parts, w)
 
 
-def _rnn_relu_vjp(xp, g, out, inputs, needs, parts):
+def _rnn_relu_vjp(xp, g, out, inputs, needs, parts, w):
     # Read from the output: relu(pre) <= 0 exactly where pre <= 0, and NaN stays NaN.
     mask = relu_pass_mask(xp.raw(out), xp.raw(g).dtype)
-    return _affine_vjp(xp, g * mask, inputs, needs, parts)
+    return _affine_vjp(xp, g * mask, inputs, needs, parts, w)
 
 
 RNN_TANH = Op("rnn_tanh", _rnn_tanh_forward, _rnn_tanh_vjp)
@@ -190,8 +200,8 @@ def _lstm_gates_forward(*args) -> np.ndarray:
     return _activate_gates(_affine_forward(args))
 
 
-def _lstm_gates_vjp(xp, g, out, inputs, needs, parts):
-    return _affine_vjp(xp, _gates_d_pre(xp, g, out), inputs, needs, parts)
+def _lstm_gates_vjp(xp, g, out, inputs, needs, parts, w):
+    return _affine_vjp(xp, _gates_d_pre(xp, g, out), inputs, needs, parts, w)
 
 
 LSTM_GATES = Op("lstm_gates", _lstm_gates_forward, _lstm_gates_vjp)
@@ -334,10 +344,17 @@ def lstm_hidden(act: Tensor, c: Tensor) -> Tensor:
 
 
 def _check_step_operands(
-    step: str, gates: int, x_parts: tuple, h: Tensor, w_t: Tensor, b: Tensor | None
+    step: str,
+    gates: int,
+    x_parts: tuple,
+    h: Tensor,
+    w_t: Tensor,
+    b: Tensor | None,
+    w: np.ndarray | None = None,
 ) -> None:
     """Raise a ShapeError listing every operand's shape unless they fit one fused step of
-    `gates` gate blocks (1 for the Elman step, 4 for the LSTM)."""
+    `gates` gate blocks (1 for the Elman step, 4 for the LSTM), and `w` (if given) is w_t's
+    shape transposed."""
     # A plain loop: this runs once per time step, and generators would double its cost.
     if h.ndim == 2 and x_parts:
         batch, hidden = h.shape
@@ -348,26 +365,40 @@ def _check_step_operands(
             width += x.shape[1]
         else:
             out = gates * hidden
-            if w_t.shape == (width, out) and (b is None or b.shape == (out,)):
+            if (
+                w_t.shape == (width, out)
+                and (b is None or b.shape == (out,))
+                and (w is None or w.shape == (out, width))
+            ):
                 return
     parts = ", ".join(str(x.shape) for x in x_parts) or "none"
     bias = "" if b is None else f", b {b.shape}"
+    w_shape = "" if w is None else f", w {w.shape}"
     out = "hidden" if gates == 1 else f"{gates} * hidden"
     raise ShapeError(
         f"{step}: expected input parts (batch, n_i), h (batch, hidden), w_t "
-        f"(sum of n_i + hidden, {out}) and b ({out},); got input parts {parts}, h {h.shape}, "
-        f"w_t {w_t.shape}{bias}"
+        f"(sum of n_i + hidden, {out}), b ({out},) and w (w_t's shape transposed, or None); "
+        f"got input parts {parts}, h {h.shape}, w_t {w_t.shape}{bias}{w_shape}"
     )
 
 
-def rnn_step(x_parts: tuple, h: Tensor, w_t: Tensor, b: Tensor | None, relu: bool) -> Tensor:
+def rnn_step(
+    x_parts: tuple,
+    h: Tensor,
+    w_t: Tensor,
+    b: Tensor | None,
+    relu: bool,
+    w: np.ndarray | None = None,
+) -> Tensor:
     """h' = act([x, h] @ w_t + b) for a batch, recorded as one node, `rnn_tanh` or `rnn_relu`
     (relu'(0) = 0, as PyTorch), whose parents are (*x_parts, h, w_t[, b]). `w_t` is
     cat([W_ih, W_hh], 1).T, `b` the summed biases (b_ih + b_hh) and `x_parts` the pieces of the
     input (a bidirectional layer below hands over its two directions unjoined). Neither the
     join [x, h] nor the pre-activation is kept: an unrolled layer holds only h' per step, and
     the VJP reads the activation's derivative from h' (all of it written against `xp`, so
-    create_graph=True differentiates it again).
+    create_graph=True differentiates it again). `w`, when given, is w_t.T as a C-ordered numpy
+    array that the fast-path VJP reads instead of w_t (a layer that reuses w_t at every step
+    makes it once: see the comment above `_step_operands`).
 
     >>> import numpy as np
     >>> from tinygrad_lite import Tensor
@@ -377,13 +408,18 @@ def rnn_step(x_parts: tuple, h: Tensor, w_t: Tensor, b: Tensor | None, relu: boo
     >>> out.tolist(), out.op
     ([[1.0]], 'rnn_relu')
     """
-    _check_step_operands("rnn_step", 1, x_parts, h, w_t, b)
+    _check_step_operands("rnn_step", 1, x_parts, h, w_t, b, w)
     parents = (*x_parts, h, w_t) if b is None else (*x_parts, h, w_t, b)
-    return _apply(RNN_RELU if relu else RNN_TANH, parents, (len(x_parts),))
+    return _apply(RNN_RELU if relu else RNN_TANH, parents, (len(x_parts), w))
 
 
 def lstm_step(
-    x_parts: tuple, h: Tensor, c: Tensor, w_t: Tensor, b: Tensor | None
+    x_parts: tuple,
+    h: Tensor,
+    c: Tensor,
+    w_t: Tensor,
+    b: Tensor | None,
+    w: np.ndarray | None = None,
 ) -> tuple[Tensor, Tensor]:
     """One LSTM step with PyTorch's gate order (i, f, g, o):
 
@@ -398,7 +434,7 @@ def lstm_step(
     nor the pre-activations are kept: an unrolled layer holds the gate activations, c' and h'
     per step, and the two later nodes read their gates from blocks of the one activation array
     instead of slicing them out. All VJPs are written against `xp`, so create_graph=True
-    differentiates them again.
+    differentiates them again. `w` is optional, as in `rnn_step`.
 
     >>> import numpy as np
     >>> from tinygrad_lite import Tensor
@@ -410,11 +446,11 @@ def lstm_step(
     >>> h2.op, c2.op
     ('lstm_hidden', 'lstm_cell_state')
     """
-    _check_step_operands("lstm_step", 4, x_parts, h, w_t, b)
+    _check_step_operands("lstm_step", 4, x_parts, h, w_t, b, w)
     parents = (*x_parts, h, w_t) if b is None else (*x_parts, h, w_t, b)
     with scope("gates"):
         # sigmoid on i, f, o and tanh on g of [x, h] @ w_t + b, in one node
-        act = _apply(LSTM_GATES, parents, (len(x_parts),))
+        act = _apply(LSTM_GATES, parents, (len(x_parts), w))
     c = lstm_cell_state(act, c)  # f * c + i * g, one node
     return lstm_hidden(act, c), c  # o * tanh(c), one node
 
