@@ -840,6 +840,25 @@ def test_scope_yields_its_full_path():
             assert path == "rnn/t=3"
 
 
+def test_one_scope_object_entered_inside_itself_unwinds_level_by_level():
+    layer = tl.scope("layer")
+    with layer:
+        with layer:
+            inner = Value(1.0) * 2
+        outer = Value(1.0) * 2
+    assert (inner.scope, outer.scope, (Value(1.0) * 2).scope) == ("layer/layer", "layer", "")
+
+
+def test_scope_decorates_a_function_like_no_grad():
+    @tl.scope("block")
+    def block(x):
+        return x * 2
+
+    assert block(Value(1.0)).scope == "block"
+    assert block(block(Value(1.0))).scope == "block"
+    assert (Value(1.0) * 2).scope == ""
+
+
 def test_export_carries_scopes():
     x = Value(1.0, label="x")
     with tl.scope("a"):

@@ -21,6 +21,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .indexed_grad import IndexedGrad, is_basic_index
+
 __all__ = ["OPS", "NumpyBackend", "Op", "unbroadcast"]
 
 
@@ -91,6 +93,11 @@ class NumpyBackend:
     @staticmethod
     def scatter_add(g, index, shape):
         return scatter_add_forward(g, index, shape)
+
+    @staticmethod
+    def index_grad(g, index, shape):
+        """The gradient of x[index] given g: added into place by the driver."""
+        return IndexedGrad(tuple(shape), index, g)
 
     @staticmethod
     def pad(x, pad_width, value):
@@ -570,20 +577,12 @@ def getitem_forward(x, index):
 
 def getitem_vjp(xp, g, out, inputs, needs, index):
     # Scatter-add: an integer-array index may pick one element several times, and each pick
-    # sends its gradient back.
-    return (xp.scatter_add(g, index, _shape(inputs[0])),)
+    # sends its gradient back. The fast path hands the driver (index, g) to add into place
+    # rather than a zero-filled array of the whole input (see indexed_grad.py).
+    return (xp.index_grad(g, index, _shape(inputs[0])),)
 
 
 GETITEM = defop("getitem", getitem_forward, getitem_vjp)
-
-
-def is_basic_index(index) -> bool:
-    """True when `index` uses only ints, slices, None and Ellipsis (no element is picked twice)."""
-    items = index if isinstance(index, tuple) else (index,)
-    return all(
-        isinstance(i, (int, slice, type(None), type(Ellipsis))) and not isinstance(i, bool)
-        for i in items
-    )
 
 
 def scatter_add_forward(g, index, shape):

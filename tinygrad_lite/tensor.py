@@ -125,7 +125,7 @@ def _apply(fn: O.Op, parents: tuple, ctx: tuple = ()) -> Tensor:
             tracked = a.requires_grad or b.requires_grad
         else:
             data = fn.forward(*[p.data for p in parents], *ctx)
-            tracked = any(p.requires_grad for p in parents)
+            tracked = True in [p.requires_grad for p in parents]  # no generator frame
     except ValueError as err:
         raise _shape_error(fn, [p.data for p in parents], ctx, err) from None
     if data.__class__ is not _ndarray:
@@ -540,9 +540,9 @@ class Tensor:
             a, b = parents
             inputs = (a.data, b.data)
             needs = (a.requires_grad, b.requires_grad)
-        else:
-            inputs = tuple(p.data for p in parents)
-            needs = tuple(p.requires_grad for p in parents)
+        else:  # list comprehensions, not generators: this runs once per node in backward
+            inputs = tuple([p.data for p in parents])
+            needs = tuple([p.requires_grad for p in parents])
         # numpy's floating-point warnings are silenced for the whole walk by iter_backward.
         if ctx:
             return self._fn.vjp(_NUMPY, g, self.data, inputs, needs, *ctx)
@@ -819,7 +819,8 @@ class Tensor:
         return _apply(O.EXPAND, (self,), (shape,))
 
     def __getitem__(self, index):
-        index = _normalize_index(index)
+        if index.__class__ is not int and index.__class__ is not slice:  # those need no work
+            index = _normalize_index(index)
         try:
             return _apply(O.GETITEM, (self,), (index,))
         except IndexError as err:
@@ -915,6 +916,9 @@ class TensorBackend:
     @staticmethod
     def scatter_add(g, index, shape):
         return _apply(O.SCATTER_ADD, (g,), (index, tuple(shape)))
+
+    # recorded, the gradient of a slice is an ordinary scatter_add node
+    index_grad = scatter_add
 
     @staticmethod
     def pad(x, pad_width, value):

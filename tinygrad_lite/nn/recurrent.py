@@ -17,11 +17,11 @@ with a sub-scope "gates" (and "output" in the Jordan cell) inside an LSTM, GRU o
 an RNN step is a single node (`rnn_tanh` / `rnn_relu`) with no sub-scope. `name` defaults to
 the lower-cased class name ("lstm") and can be set per layer. The Jordan network uses
 "{name}/t={t}".
-Steps hand their outputs to the next layer as a list (never slicing a stacked tensor), because
-the gradient of a slice is a zero-filled array of the whole tensor: slicing a stacked (T, ...)
-tensor every step would make backpropagation through time O(T^2). Only the user's input
-sequence is sliced; when it requires grad that costs O(T^2 * batch * input_size), small next to
-the O(T * batch * hidden^2) of the recurrence for the usual input_size <= hidden_size.
+Steps hand their outputs to the next layer as a list, and only the user's input sequence is
+sliced, once per step. When that input requires grad (the output of an Embedding, say), each
+slice's gradient reaches it as an IndexedGrad that the backward driver adds into one
+accumulator (indexed_grad.py), so its gradient costs O(T * batch * input_size), not the
+O(T^2 * batch * input_size) of T zero-filled arrays of the whole sequence.
 """
 
 from __future__ import annotations
