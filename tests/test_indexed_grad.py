@@ -127,6 +127,18 @@ def test_a_gradient_shared_with_another_node_is_never_added_into():
     np.testing.assert_array_equal(x.grad.data, [[11.0, 11.0], [1.0, 1.0]])
 
 
+def test_repeated_picks_are_summed_before_they_meet_a_large_gradient():
+    # Found in review: np.add.at straight into an accumulator holding 1e16 rounded each pick
+    # of 1.0 away. The picks are summed first, then added once, as the dense sum (and torch).
+    x = Tensor(np.ones(1), requires_grad=True)
+    rows = x[np.array([0, 0])]  # created first, so the large gradient arrives before it
+    (rows.sum() + (x * 1e16).sum()).backward()
+    assert x.grad.data[0] == 1e16 + 2.0
+    acc = np.array([1e16])
+    IndexedGrad((1,), np.array([0, 0]), np.ones(2)).add_into(acc)
+    assert acc[0] == 1e16 + 2.0
+
+
 def test_slices_of_two_dtypes_promote_as_a_plain_sum_would():
     x = Tensor(np.ones(3, dtype=np.float32), requires_grad=True)
     y = x * 1  # an interior float32 node with float32 and float64 consumers

@@ -8,7 +8,10 @@ whole-sized arrays and adds them up: O(T^2) work for an O(T) gradient. On the fa
 driver adds `values` into the node's gradient accumulator at `index` (`add_into`). The dense
 array is made once, when the sliced tensor's own turn comes (`dense`), and nothing outside the
 driver ever sees an IndexedGrad: hooks, `.grad`, `grad()`, events and the graph export all get
-plain arrays. Under create_graph the VJP records a `scatter_add` op instead, as before.
+plain arrays. (A walk abandoned midway, by an anomaly error or a reader that stops consuming
+`iter_backward`, can leave one in a node's private `_seen_grad`; the graph export reads it
+through `np.asarray`, which `__array__` answers with the dense numbers.) Under create_graph the
+VJP records a `scatter_add` op instead, as before.
 """
 
 from __future__ import annotations
@@ -46,17 +49,24 @@ class IndexedGrad:
         return self.values.dtype
 
     def add_into(self, acc: np.ndarray) -> None:
-        """acc += self, in place; integer-array indices may pick an element several times,
-        and each pick adds its share."""
+        """acc += self, in place, with the rounding of the dense sum it replaces.
+
+        A basic index picks each element at most once: one add per element, in place. An
+        integer-array index may pick an element several times; its picks are summed first
+        and then added once, as `acc + dense` (and torch) would. Adding them one by one into
+        a large gradient would round each small pick away."""
         if is_basic_index(self.index):
             acc[self.index] += self.values
         else:
-            np.add.at(acc, self.index, self.values)
+            acc += self.dense(acc.dtype)
 
     def dense(self, dtype=None) -> np.ndarray:
         """A fresh array holding this gradient (of `dtype`, default the values' dtype)."""
         out = np.zeros(self.shape, dtype=self.values.dtype if dtype is None else dtype)
-        self.add_into(out)
+        if is_basic_index(self.index):
+            out[self.index] = self.values
+        else:
+            np.add.at(out, self.index, self.values)
         return out
 
     def __array__(self, dtype=None, copy=None):
