@@ -195,13 +195,19 @@ class _RNNBase(Module):
                     store.append(value)
             steps = list(zip(*outs_by_dir))
         with scope(f"{self.name}/output"):
-            # One cat and one reshape join all steps (cheaper than stacking T tensors).
-            joined = cat([p for parts in steps for p in parts], 1)
+            # One cat and one reshape join all steps (cheaper than stacking T tensors), in the
+            # order that needs no transpose: a C-ordered output is faster for what reads it.
             width = self._directions * self.hidden_size
-            output = joined.reshape(batch, seq_len, width)
-            if time_axis == 0:
-                output = output.permute(1, 0, 2)
-            finals_t = tuple(stack(f, 0) for f in finals)
+            if time_axis == 0 and self._directions == 1:
+                joined = cat([parts[0] for parts in steps], 0)  # (seq_len * batch, hidden)
+                output = joined.reshape(seq_len, batch, width)
+            else:
+                joined = cat([p for parts in steps for p in parts], 1)
+                output = joined.reshape(batch, seq_len, width)
+                if time_axis == 0:
+                    output = output.permute(1, 0, 2)
+            # One layer and direction (the usual case) needs no copy of its final state.
+            finals_t = tuple(f[0].unsqueeze(0) if len(f) == 1 else stack(f, 0) for f in finals)
         if unbatched:
             output = output.squeeze(1)
             finals_t = tuple(f.squeeze(1) for f in finals_t)
