@@ -8,7 +8,7 @@ written out op by op (four nodes a step: the engine's per-op path) and the layer
 (allclose) to the hand-derived ones before timing. The torch rows are the same loop in torch
 eager and the fused `torch.nn.RNN`; both layers get the same weights copied in. One more numpy
 row, not the target's reference, multiplies by a C-ordered copy of w_hh.T in BPTT, as
-`nn.RNN` does (see `numpy_rnn_both_layouts`).
+`nn.RNN` does (see `numpy_rnn`).
 
 Run: .venv/bin/python bench/bench_rnn.py [--quick]
 """
@@ -79,8 +79,14 @@ def engine_layer(rnn, xs, v):
     return rnn.weight_ih_l0.grad.data.T, rnn.weight_hh_l0.grad.data.T, rnn.bias_ih_l0.grad.data
 
 
-def numpy_rnn(xs, w_ih, w_hh, b, v):
-    """The same forward, and BPTT derived by hand."""
+def numpy_rnn(xs, w_ih, w_hh, b, v, both_layouts: bool = False):
+    """The same forward, and BPTT derived by hand.
+
+    `dpre @ w_hh.T` hands BLAS a transposed right operand, which OpenBLAS runs at up to half
+    speed in float32 on this machine. `both_layouts` multiplies by a C-ordered copy of w_hh.T
+    instead, made once per call, as `nn.RNN` does: that row shows how much of the layer's
+    standing against this (the target's) reference is that layout and not the engine."""
+    w_back = np.ascontiguousarray(w_hh.T) if both_layouts else w_hh.T
     hs = [np.zeros((BATCH, HIDDEN), dtype=np.float32)]
     for x in xs:
         hs.append(np.tanh(x @ w_ih + hs[-1] @ w_hh + b))
@@ -92,28 +98,7 @@ def numpy_rnn(xs, w_ih, w_hh, b, v):
         g_ih += xs[t].T @ dpre
         g_hh += hs[t].T @ dpre
         g_b += dpre.sum(0)
-        dh = dpre @ w_hh.T
-    return g_ih, g_hh, g_b
-
-
-def numpy_rnn_both_layouts(xs, w_ih, w_hh, b, v):
-    """`numpy_rnn` with one change: BPTT multiplies by a C-ordered copy of w_hh.T, made once
-    per call. `dpre @ w_hh.T` hands BLAS a transposed right operand, which OpenBLAS runs at up
-    to half speed in float32 on this machine; `nn.RNN` keeps both layouts, so this row shows
-    how much of its lead over `numpy_rnn` is that layout and not the engine."""
-    w_hh_t = np.ascontiguousarray(w_hh.T)
-    hs = [np.zeros((BATCH, HIDDEN), dtype=np.float32)]
-    for x in xs:
-        hs.append(np.tanh(x @ w_ih + hs[-1] @ w_hh + b))
-    g_ih, g_hh, g_b = np.zeros_like(w_ih), np.zeros_like(w_hh), np.zeros_like(b)
-    dh = v
-    for t in range(len(xs) - 1, -1, -1):
-        h = hs[t + 1]
-        dpre = dh * (1 - h * h)
-        g_ih += xs[t].T @ dpre
-        g_hh += hs[t].T @ dpre
-        g_b += dpre.sum(0)
-        dh = dpre @ w_hh_t
+        dh = dpre @ w_back
     return g_ih, g_hh, g_b
 
 
@@ -156,7 +141,7 @@ def main(quick: bool = False) -> dict[str, float]:
         repeat = 5 if steps >= 256 else 10
         data = make_data(steps)
         expected = numpy_rnn(*data)
-        for got, want in zip(numpy_rnn_both_layouts(*data), expected):
+        for got, want in zip(numpy_rnn(*data, both_layouts=True), expected):
             np.testing.assert_allclose(got, want, rtol=2e-4, atol=2e-4)
         for got, want in zip(engine_rnn(*data), expected):
             np.testing.assert_allclose(got, want, rtol=2e-4, atol=2e-4)
@@ -167,7 +152,7 @@ def main(quick: bool = False) -> dict[str, float]:
             ("numpy by hand", lambda d=data: numpy_rnn(*d)),
             ("tinygrad_lite.Tensor", lambda d=data: engine_rnn(*d)),
             ("tinygrad_lite nn.RNN", lambda d=data, r=layer: engine_layer(r, d[0], d[4])),
-            ("numpy, both layouts", lambda d=data: numpy_rnn_both_layouts(*d)),
+            ("numpy, both layouts", lambda d=data: numpy_rnn(*d, both_layouts=True)),
         ]
         if torch is not None:
             for got, want in zip(torch_loop(torch, *data), expected):
