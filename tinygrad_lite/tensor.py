@@ -584,7 +584,7 @@ class Tensor:
         return _apply(NEG, (self,))
 
     def __matmul__(self, other):
-        return _matmul(self, _constant(other))
+        return _matmul(self, other if other.__class__ is Tensor else _constant(other))
 
     def __rmatmul__(self, other):
         return _matmul(_constant(other), self)
