@@ -53,10 +53,6 @@ def test_basic_indices_are_told_from_advanced_ones():
 # -- through the driver --------------------------------------------------------------------------
 
 
-def _slices(draw_index, shape):
-    return st.lists(draw_index(shape), min_size=1, max_size=4)
-
-
 @st.composite
 def basic_index(draw, shape):
     """An int or a slice on each leading axis, sometimes followed by None or Ellipsis."""
@@ -72,14 +68,24 @@ def basic_index(draw, shape):
     return tuple(items)
 
 
+@st.composite
+def any_index(draw, shape):
+    """A basic index, or an integer array on the first axis that may pick a row twice."""
+    if draw(st.booleans()):
+        return draw(basic_index(shape))
+    rows = draw(st.lists(st.integers(0, shape[0] - 1), min_size=1, max_size=4))
+    return np.array(rows)
+
+
 @settings(deadline=None)
 @given(data=st.data())
 def test_many_slices_of_one_tensor_match_finite_differences(data):
-    # Several slices of the same tensor, some overlapping, plus (sometimes) a use of the whole
-    # tensor: the driver adds the slices' values into place in every order of arrival.
+    # Several slices of the same tensor, some overlapping, some picking a row twice, plus
+    # (sometimes) a use of the whole tensor: the driver adds the slices' values into place in
+    # every order of arrival.
     shape = data.draw(st.sampled_from([(3,), (2, 3), (3, 2, 2)]))
     x = data.draw(arrays(shape))
-    indices = data.draw(_slices(basic_index, shape))
+    indices = data.draw(st.lists(any_index(shape), min_size=1, max_size=4))
     weights = [data.draw(arrays(np.empty(shape)[i].shape)) for i in indices]
     whole = data.draw(st.booleans())
 
