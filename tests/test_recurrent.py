@@ -75,22 +75,15 @@ def test_lstm_gates_reject_a_width_that_is_not_four_blocks():
         lstm_gates(Tensor(np.zeros((2, 6))))
 
 
+@pytest.mark.parametrize("node", [lstm_cell_state, lstm_hidden])
 @settings(max_examples=15, deadline=None)
 @given(act=arrays(gate_shapes, min_value=0.05, max_value=0.95), data=st.data())
-def test_lstm_cell_state_gradients_match_finite_differences(act, data):
+def test_lstm_state_nodes_gradients_match_finite_differences(node, act, data):
+    # (gate activations, c) -> c' or h': both read their gates from blocks of `act`
     c = data.draw(arrays((act.shape[0], act.shape[1] // 4)))
     a, c = Tensor(act, requires_grad=True), Tensor(c, requires_grad=True)
-    assert gradcheck(lstm_cell_state, (a, c))
-    assert gradgradcheck(lstm_cell_state, (a, c))
-
-
-@settings(max_examples=15, deadline=None)
-@given(act=arrays(gate_shapes, min_value=0.05, max_value=0.95), data=st.data())
-def test_lstm_hidden_gradients_match_finite_differences(act, data):
-    c = data.draw(arrays((act.shape[0], act.shape[1] // 4)))
-    a, c = Tensor(act, requires_grad=True), Tensor(c, requires_grad=True)
-    assert gradcheck(lstm_hidden, (a, c))
-    assert gradgradcheck(lstm_hidden, (a, c))
+    assert gradcheck(node, (a, c))
+    assert gradgradcheck(node, (a, c))
 
 
 def test_lstm_hidden_is_output_gate_times_tanh_of_the_cell():
