@@ -44,10 +44,6 @@ class IndexedGrad:
         self.index = index
         self.values = values
 
-    @property
-    def dtype(self) -> np.dtype:
-        return self.values.dtype
-
     def add_into(self, acc: np.ndarray) -> None:
         """acc += self, in place, with the rounding of the dense sum it replaces.
 

@@ -91,10 +91,6 @@ class NumpyBackend:
         return np.asarray(x).astype(dtype, copy=False)
 
     @staticmethod
-    def scatter_add(g, index, shape):
-        return scatter_add_forward(g, index, shape)
-
-    @staticmethod
     def index_grad(g, index, shape):
         """The gradient of x[index] given g: added into place by the driver."""
         return IndexedGrad(tuple(shape), index, g)

@@ -914,11 +914,9 @@ class TensorBackend:
         return x.astype(dtype)
 
     @staticmethod
-    def scatter_add(g, index, shape):
+    def index_grad(g, index, shape):
+        """The gradient of x[index] given g, recorded as an ordinary scatter_add node."""
         return _apply(O.SCATTER_ADD, (g,), (index, tuple(shape)))
-
-    # recorded, the gradient of a slice is an ordinary scatter_add node
-    index_grad = scatter_add
 
     @staticmethod
     def pad(x, pad_width, value):
