@@ -117,6 +117,24 @@ def test_reducing_an_empty_tensor_raises():
         Tensor(np.zeros(0)).max()
 
 
+@pytest.mark.parametrize("op", ["var", "std"])
+def test_variance_without_degrees_of_freedom_warns_and_is_nan_as_in_pytorch(op):
+    x = Tensor(np.array([[1.0], [2.0]]), requires_grad=True)
+    with pytest.warns(UserWarning, match=rf"^{op}: 1 element.*shape \(2, 1\).*correction=1.*NaN"):
+        y = getattr(x, op)(dim=1)
+    assert np.isnan(y.data).all()
+    y.sum().backward()
+    assert np.isnan(x.grad.data).all()  # PyTorch's gradient there is NaN as well
+
+
+def test_population_variance_of_one_element_is_zero_without_a_warning():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert Tensor([3.0]).var(correction=0).item() == 0.0
+
+
 # --------------------------------------------------------------------------------------------
 # Dtypes
 # --------------------------------------------------------------------------------------------

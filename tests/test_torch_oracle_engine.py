@@ -439,3 +439,18 @@ def test_value_maximum_splits_ties_like_torch(a, b):
     ta, tb = (torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in (a, b))
     torch.maximum(ta, tb).backward()
     assert (va.grad, vb.grad) == (ta.grad.item(), tb.grad.item())
+
+
+@pytest.mark.filterwarnings("ignore:var.*degrees of freedom")
+@pytest.mark.filterwarnings("ignore:std.*degrees of freedom")
+@pytest.mark.parametrize("op", ["var", "std"])
+@pytest.mark.parametrize(("shape", "dim"), [((1,), None), ((3, 1), 1), ((2, 1, 4), (1,))])
+def test_variance_without_degrees_of_freedom_is_nan_like_torch(op, shape, dim):
+    data = np.arange(1.0, 1.0 + np.prod(shape)).reshape(shape)
+    ours = Tensor(data, requires_grad=True)
+    theirs = torch.tensor(data, requires_grad=True)
+    y, t = getattr(ours, op)(dim=dim), getattr(theirs, op)(dim=dim)
+    y.sum().backward()
+    t.sum().backward()
+    np.testing.assert_array_equal(y.data, t.detach().numpy())  # NaN where torch has NaN
+    np.testing.assert_array_equal(ours.grad.data, theirs.grad.numpy())

@@ -6,6 +6,7 @@ the only place a Tensor node is recorded.
 from __future__ import annotations
 
 import numbers
+import warnings
 from typing import Any
 
 import numpy as np
@@ -718,15 +719,39 @@ class Tensor:
 
     def var(self, axis=None, keepdims=False, *, dim=None, keepdim=None, correction: int = 1):
         """Variance with PyTorch's default Bessel correction (divide by n - 1); pass
-        correction=0 for numpy's population variance."""
+        correction=0 for numpy's population variance.
+
+        With no degrees of freedom left (n <= correction, e.g. one element with the default
+        correction) the result is NaN and a warning says so, as in PyTorch: a variance of 0
+        there would be a silent lie that a loss or a normalisation goes on to use.
+
+        >>> from tinygrad_lite import Tensor
+        >>> Tensor([1.0, 2.0, 3.0, 4.0]).var().item()
+        1.6666666269302368
+        """
         axis, keepdims = _pick(axis, dim, keepdims, keepdim)
-        axes = _norm_axes(axis, self.ndim, "var")
-        count = self.size if axes is None else int(np.prod([self.shape[a] for a in axes]))
-        centered = self - self.mean(axes, keepdims=True)
-        return (centered * centered).sum(axes, keepdims) / max(count - correction, 1)
+        return self._variance(axis, keepdims, correction, "var")
 
     def std(self, axis=None, keepdims=False, *, dim=None, keepdim=None, correction: int = 1):
-        return self.var(axis, keepdims, dim=dim, keepdim=keepdim, correction=correction).sqrt()
+        """Standard deviation, the square root of `var` (same correction, same NaN rule)."""
+        axis, keepdims = _pick(axis, dim, keepdims, keepdim)
+        return self._variance(axis, keepdims, correction, "std").sqrt()
+
+    def _variance(self, axis, keepdims, correction, op: str) -> Tensor:
+        axes = _norm_axes(axis, self.ndim, op)
+        count = self.size if axes is None else int(np.prod([self.shape[a] for a in axes]))
+        dof = max(count - correction, 0)
+        if dof == 0:
+            warnings.warn(
+                f"{op}: {count} element(s) per reduction over axis {axis} of shape "
+                f"{self.shape} leave no degrees of freedom with correction={correction}; "
+                "the result is NaN, as in PyTorch. Pass correction=0 for the population "
+                "variance, or reduce over more elements",
+                UserWarning,
+                stacklevel=3,
+            )
+        centered = self - self.mean(axes, keepdims=True)
+        return (centered * centered).sum(axes, keepdims) / dof
 
     def logsumexp(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         """log(sum(exp(x))) computed without overflow."""
