@@ -20,6 +20,7 @@ from hypothesis.extra import numpy as hnp
 import tinygrad_lite as tg
 from tinygrad_lite import DTypeError, Tensor, Value
 from tinygrad_lite.gradcheck import gradcheck, gradgradcheck
+from tinygrad_lite.tensor import TensorBackend
 from tinygrad_lite.testing import arrays, broadcastable_shapes, expression_graphs
 from tinygrad_lite.value import maximum as value_maximum
 
@@ -316,6 +317,12 @@ CASES: dict[str, Case] = {
     "sigmoid": (lambda p, x: x.sigmoid(), one(arrays(shapes(), min_value=-6, max_value=6))),
     "relu": (lambda p, x: x.relu(), one(arrays(shapes(), avoid=[0.0]))),
     "abs": (lambda p, x: x.abs(), one(arrays(shapes(), avoid=[0.0]))),
+    "sign": (lambda p, x: x.sign(), one(arrays(shapes(), avoid=[0.0]))),
+    # relu's gradient as an op of (g, x), recorded under create_graph: linear in g, flat in x
+    "relu_backward": (
+        lambda p, g, x: TensorBackend.relu_backward(g, x),
+        binary_operands(b_kwargs={"avoid": [0.0]}),
+    ),
     "clip(min, max)": (lambda p, x: x.clip(-1, 1), one(arrays(shapes(), avoid=[-1.0, 1.0]))),
     "clip(min only)": (lambda p, x: x.clip(min=0.5), one(arrays(shapes(), avoid=[0.5]))),
     "clamp(max only)": (lambda p, x: x.clamp(max=-0.5), one(arrays(shapes(), avoid=[-0.5]))),
@@ -655,6 +662,7 @@ VALUE_CASES = {
     "relu": (lambda a: a.relu(), (NOT_0,)),
     "sqrt": (lambda a: a.sqrt(), (POSITIVE,)),
     "abs": (lambda a: abs(a), (NOT_0,)),
+    "sign": (lambda a: a.sign() * a, (NOT_0,)),
     "maximum(Value, Value)": (
         lambda a, b: value_maximum(a, b),
         (st.integers(-3, 3).map(float), st.integers(-3, 3).map(lambda k: k + 0.5)),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tinygrad_lite import Tensor, nn
+from tinygrad_lite import Tensor, grad, nn
 
 torch = pytest.importorskip("torch")
 
@@ -147,3 +147,23 @@ def test_cell_matches_torch(kind):
     theirs_params = dict(theirs.named_parameters())
     for name, p in ours.named_parameters():
         _assert_close(p.grad, theirs_params[name].grad, f"grad of {name}")
+
+
+@pytest.mark.parametrize("kind", sorted(LAYERS))
+def test_second_order_gradients_of_a_layer_match_torch(kind):
+    """A gradient penalty: the squared norm of d(out)/d(x), differentiated again with respect
+    to every parameter (create_graph). For a relu RNN the biases reach the penalty only through
+    relu's mask, whose derivative is 0: torch reports that 0, and so must we (not "unused")."""
+    ours, theirs = _pair(kind, 6)
+    x_np = np.random.default_rng(6).standard_normal((SEQ, BATCH, INPUT))
+    x = Tensor(x_np, requires_grad=True)
+    tx = torch.tensor(x_np, requires_grad=True)
+    (gx,) = grad(ours(x)[0].sum(), x, create_graph=True)
+    (tgx,) = torch.autograd.grad(theirs(tx)[0].sum(), tx, create_graph=True)
+    _assert_close(gx, tgx, "first-order grad of the input")
+    params = list(ours.parameters())
+    tparams = list(theirs.parameters())
+    for i, (a, b) in enumerate(
+        zip(grad((gx * gx).sum(), params), torch.autograd.grad((tgx * tgx).sum(), tparams))
+    ):
+        _assert_close(a, b, f"second-order grad of parameter {i}")

@@ -454,3 +454,48 @@ def test_variance_without_degrees_of_freedom_is_nan_like_torch(op, shape, dim):
     t.sum().backward()
     np.testing.assert_array_equal(y.data, t.detach().numpy())  # NaN where torch has NaN
     np.testing.assert_array_equal(ours.grad.data, theirs.grad.numpy())
+
+
+@pytest.mark.parametrize("op", ["relu", "abs"])
+@pytest.mark.filterwarnings("ignore::UserWarning")  # torch: "Cannot convert a ZeroTensor" hint
+def test_gradient_of_relu_and_abs_stays_connected_under_create_graph_like_torch(op):
+    # torch's relu and abs gradients depend on x through ops of zero derivative
+    # (threshold_backward, sgn): a second derivative is 0, not "x unused". Kinks included.
+    data = np.array([-1.5, 0.0, 2.0, np.nan])
+    x = Tensor(data, requires_grad=True)
+    tx = torch.tensor(data, requires_grad=True)
+    (g,) = tg.grad(getattr(x, op)().sum(), x, create_graph=True)
+    (tgrad,) = torch.autograd.grad(getattr(tx, op)().sum(), tx, create_graph=True)
+    assert g.requires_grad and tgrad.requires_grad
+    np.testing.assert_array_equal(g.data, tgrad.detach().numpy())
+    (gg,) = tg.grad((g * g).sum(), x)
+    (tgg,) = torch.autograd.grad((tgrad * tgrad).sum(), tx)
+    np.testing.assert_array_equal(gg.data, tgg.numpy(force=True))  # torch: a ZeroTensor
+
+
+def test_sign_matches_torch_values_and_zero_gradient():
+    data = np.array([-2.0, -0.0, 0.0, 3.0, np.nan])
+    x = Tensor(data, requires_grad=True)
+    tx = torch.tensor(data, requires_grad=True)
+    y, ty = x.sign(), tx.sign()
+    np.testing.assert_array_equal(y.data, ty.detach().numpy())
+    y.sum().backward()
+    ty.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, tx.grad.numpy())
+
+
+@pytest.mark.parametrize(
+    "f",
+    [lambda v: v.relu(), lambda v: abs(v), lambda v: v.sign() * v],
+    ids=["relu", "abs", "sign * x"],
+)
+@pytest.mark.parametrize("x", [-1.5, 0.0, 2.0])
+def test_value_second_derivative_at_and_around_a_kink_is_zero_like_torch(f, x):
+    v = tg.Value(x)
+    t = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    (g,) = tg.grad(f(v), v, create_graph=True)
+    (tgrad,) = torch.autograd.grad(f(t), t, create_graph=True)
+    assert g.data == tgrad.item()
+    # relu's and abs's gradients reach x only through their mask or sign, as torch's do
+    (gg,) = tg.grad(g * g, v)
+    assert gg.data == torch.autograd.grad(tgrad * tgrad, t)[0].item()

@@ -12,7 +12,11 @@ signature `vjp(xp, g, out, inputs, needs, *args)` and returns one gradient per i
   Hessian-vector products, gradgradcheck).
 
 Masks and other constants are computed from raw data (`xp.raw`) and enter the gradient as
-constants. Broadcasting is undone in one place, `unbroadcast`, called by every broadcasting op.
+constants, with two exceptions that follow PyTorch: relu's mask (`relu_backward`, PyTorch's
+threshold_backward) and abs's sign (`sign`) are ops of their own whose derivative is zero. So
+under create_graph the gradient of relu(x) or abs(x) stays connected to x, and a second
+derivative there is 0, as in PyTorch, rather than "not reachable". Broadcasting is undone in
+one place, `unbroadcast`, called by every broadcasting op.
 """
 
 from __future__ import annotations
@@ -106,6 +110,18 @@ class NumpyBackend:
     @staticmethod
     def softmax(x, axis):
         return softmax_forward(x, axis)
+
+    @staticmethod
+    def relu_backward(g, x):
+        return relu_backward_forward(g, x)
+
+    @staticmethod
+    def sign(x):
+        return sign_forward(x)
+
+    @staticmethod
+    def zeros_like(x):
+        return np.zeros(np.shape(x), dtype=np.result_type(x))
 
 
 def unbroadcast(xp, g, shape: tuple):
@@ -372,12 +388,44 @@ def relu_pass_mask(x: np.ndarray, dtype) -> np.ndarray:
 
 
 def relu_vjp(xp, g, out, inputs, needs):
-    return (g * relu_pass_mask(xp.raw(inputs[0]), xp.raw(g).dtype),)
+    return (xp.relu_backward(g, inputs[0]),)
 
 
 RELU = defop("relu", relu_forward, relu_vjp)
-# abs'(0) = 0, as PyTorch's sign(0) = 0.
-ABS = defop("abs", np.abs, lambda xp, g, out, inputs, needs: (g * np.sign(xp.raw(inputs[0])),))
+
+
+def relu_backward_forward(g, x):
+    """g where relu(x) passes it, 0 elsewhere (PyTorch's threshold_backward(g, x, 0))."""
+    return g * relu_pass_mask(x, g.dtype)
+
+
+def relu_backward_vjp(xp, gg, out, inputs, needs):
+    # Linear in g, through the same mask. In x it is flat wherever it is differentiable, and
+    # that zero is returned (as PyTorch does) rather than None: relu''(x) = 0, not "unused".
+    g, x = inputs
+    return (
+        unbroadcast(xp, xp.relu_backward(gg, x), _shape(g)) if needs[0] else None,
+        xp.zeros_like(x) if needs[1] else None,
+    )
+
+
+RELU_BACKWARD = defop("relu_backward", relu_backward_forward, relu_backward_vjp)
+
+
+def sign_forward(x):
+    """-1, 0 or 1; NaN gives 0, as torch.sign (numpy's sign keeps NaN)."""
+    s = np.asarray(np.sign(x))
+    if s.dtype.kind == "f":
+        nan = np.isnan(s)
+        if nan.any():
+            s = np.where(nan, scalar(0, s.dtype), s)
+    return s
+
+
+# sign is flat wherever it is differentiable: its gradient is 0 (PyTorch's as well).
+SIGN = defop("sign", sign_forward, lambda xp, g, out, inputs, needs: (xp.zeros_like(inputs[0]),))
+# abs'(0) = 0 and abs'(NaN) = 0, as PyTorch's sign gives there.
+ABS = defop("abs", np.abs, lambda xp, g, out, inputs, needs: (g * xp.sign(inputs[0]),))
 
 
 def clip_forward(x, lo, hi):

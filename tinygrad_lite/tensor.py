@@ -640,6 +640,16 @@ class Tensor:
 
     __abs__ = abs
 
+    def sign(self):
+        """-1, 0 or 1 by the sign of each element (and 0 for NaN), as `torch.sign`. Its
+        gradient is 0 everywhere, as PyTorch's: a step has no slope where it has one at all.
+
+        >>> from tinygrad_lite import Tensor
+        >>> Tensor([-2.0, 0.0, 3.0]).sign().tolist()
+        [-1.0, 0.0, 1.0]
+        """
+        return _apply(O.SIGN, (self,))
+
     def clip(self, min=None, max=None):  # noqa: A002 - PyTorch's argument names
         """Clamp into [min, max]; the gradient passes where min <= x <= max (PyTorch's rule)."""
         if min is None and max is None:
@@ -954,6 +964,18 @@ class TensorBackend:
     @staticmethod
     def softmax(x, axis):
         return x.softmax(axis)
+
+    @staticmethod
+    def relu_backward(g, x):
+        return _apply(O.RELU_BACKWARD, (_constant(g), _constant(x)))
+
+    @staticmethod
+    def sign(x):
+        return _constant(x).sign()
+
+    @staticmethod
+    def zeros_like(x):
+        return Tensor._wrap(np.zeros(x.shape, dtype=x.dtype))
 
 
 # -- module-level functions ---------------------------------------------------------------

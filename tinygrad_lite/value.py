@@ -266,6 +266,12 @@ class Value:
 
     __abs__ = abs
 
+    def sign(self):
+        """-1.0, 0.0 or 1.0 by the sign of the data (0.0 for NaN), as `torch.sign`; its
+        gradient is 0 everywhere, as PyTorch's."""
+        x = self.data
+        return _result(1.0 if x > 0 else (-1.0 if x < 0 else 0.0), (self,), "sign")
+
     def __radd__(self, other):
         return _const(other, "__radd__") + self
 
@@ -348,6 +354,21 @@ def _step(cond: bool) -> float:
     return 1.0 if cond else 0.0
 
 
+# relu's and abs's local derivatives. On floats (the fast path) they are plain numbers; on
+# Values (create_graph) they are ops of zero derivative that stay connected to x, as PyTorch's
+# threshold_backward and sgn are, so that a second derivative there is 0 rather than "unused".
+def _relu_pass(x):
+    if x.__class__ is Value:
+        return _result(_step(x.data > 0), (x,), "relu_mask")
+    return _step(x > 0)
+
+
+def _sign(x):
+    if x.__class__ is Value:
+        return x.sign()
+    return _step(x > 0) - _step(x < 0)
+
+
 def _pow(x, e):
     """x ** e with numpy's results for floats (Python raises at 0.0 ** -0.5; numpy says inf)."""
     if isinstance(x, Value) or isinstance(e, Value):
@@ -390,8 +411,10 @@ _RULES = {
     "log": lambda g, a, out: (g * _div(1.0, a),),
     "tanh": lambda g, a, out: (g * (1.0 - out * out),),
     "sigmoid": lambda g, a, out: (g * (out * (1.0 - out)),),
-    "relu": lambda g, a, out: (g * _step(float(a) > 0),),
+    "relu": lambda g, a, out: (g * _relu_pass(a),),
+    "relu_mask": lambda g, a, out: (0.0,),
+    "sign": lambda g, a, out: (0.0,),
     "sqrt": lambda g, a, out: (g * _div(0.5, out),),
-    "abs": lambda g, a, out: (g * (_step(float(a) > 0) - _step(float(a) < 0)),),
+    "abs": lambda g, a, out: (g * _sign(a),),
     "maximum": _maximum_rule,
 }

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..autograd import scope
 from ..errors import DTypeError, ShapeError
-from ..ops import Op, one_like, relu_pass_mask, scalar, unbroadcast
+from ..ops import Op, one_like, scalar, unbroadcast
 from ..tensor import Tensor, _apply, cat, generator, zeros
 from .module import Module, Parameter
 
@@ -136,9 +136,9 @@ def _rnn_tanh_vjp(xp, g, out, inputs, needs, parts, w):
 
 
 def _rnn_relu_vjp(xp, g, out, inputs, needs, parts, w):
-    # Read from the output: relu(pre) <= 0 exactly where pre <= 0, and NaN stays NaN.
-    mask = relu_pass_mask(xp.raw(out), xp.raw(g).dtype)
-    return _affine_vjp(xp, g * mask, inputs, needs, parts, w)
+    # Read from the output: relu(pre) <= 0 exactly where pre <= 0, and NaN stays NaN. Under
+    # create_graph the mask stays connected to the output (zero derivative), as in PyTorch.
+    return _affine_vjp(xp, xp.relu_backward(g, out), inputs, needs, parts, w)
 
 
 RNN_TANH = Op("rnn_tanh", _rnn_tanh_forward, _rnn_tanh_vjp)
