@@ -253,10 +253,14 @@ def pow_vjp(xp, g, out, inputs, needs):
             # b * a**(b-1), not b * out / a: stays finite at a == 0 for b >= 1. At 0**0 it is
             # 0 * inf; PyTorch defines it as 0. Only there is it masked: elsewhere the rule
             # must stay a function of b, whose derivative create_graph needs.
-            local = b * a ** (b - 1)
             zero_to_zero = (xp.raw(a) == 0) & (xp.raw(b) == 0)
             if np.any(zero_to_zero):
-                local = xp.where(zero_to_zero, 0, local)
+                # a -> 1 there before a**(b-1) is formed, not only after: the derivative of
+                # a masked inf is still 0 * inf = NaN under create_graph.
+                safe_a = xp.where(zero_to_zero, 1, a)
+                local = xp.where(zero_to_zero, 0, b * safe_a ** (b - 1))
+            else:
+                local = b * a ** (b - 1)
             ga = unbroadcast(xp, g * local, _shape(a))
         if needs[1]:
             # d/db a**b = a**b log a. At a == 0 PyTorch takes the limit 0 (b > 0); we match.
