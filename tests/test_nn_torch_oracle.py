@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tinygrad_lite import Tensor, nn
+from tinygrad_lite import Tensor, grad, nn
 from tinygrad_lite.nn import functional as F
 
 torch = pytest.importorskip("torch")
@@ -373,3 +373,72 @@ def test_bce_loss_module_matches_torch():
     rng = _rng()
     p, y = rng.uniform(0.1, 0.9, (5, 3)), rng.integers(0, 2, (5, 3)).astype(float)
     assert_loss_matches_torch(nn.BCELoss(), torch.nn.BCELoss(), p, y)
+
+
+# -- second order: gradients of gradients (create_graph) through layers and losses -------------
+
+_R = np.random.default_rng(7)
+_X, _Y = _R.standard_normal((4, 5)), _R.standard_normal((4, 5))
+_P = _R.uniform(0.05, 0.95, (4, 5))
+_BITS = (_R.uniform(size=(4, 5)) > 0.5).astype(float)
+_CLASSES = _R.integers(0, 5, 4)
+_X1, _W1 = _R.standard_normal((2, 3, 8)), _R.standard_normal((4, 3, 3))
+_X2, _W2 = _R.standard_normal((2, 3, 6, 6)), _R.standard_normal((4, 3, 3, 3))
+_V5 = _R.standard_normal(5)
+
+SECOND_ORDER = {
+    # name: (ours, theirs, arrays); both take (functional module, *tensors)
+    "mse_loss": (lambda f, a, b: f.mse_loss(a, b), (_X, _Y)),
+    "l1_loss": (lambda f, a, b: f.l1_loss(a, b), (_X, _Y)),
+    "binary_cross_entropy": (
+        lambda f, a, t: f.binary_cross_entropy(a, t),
+        (_P, _BITS),
+    ),
+    "binary_cross_entropy_with_logits": (
+        lambda f, a, t: f.binary_cross_entropy_with_logits(a, t),
+        (_X, _BITS),
+    ),
+    "cross_entropy": (lambda f, a: f.cross_entropy(a, _target(f, _CLASSES)), (_X,)),
+    "layer_norm": (lambda f, a, w, b: f.layer_norm(a, (5,), w, b), (_X, _V5, _V5[::-1])),
+    "batch_norm (training)": (
+        lambda f, a, w, b: f.batch_norm(a, None, None, w, b, training=True),
+        (_X, _V5, _V5[::-1]),
+    ),
+    "conv1d": (lambda f, a, w: f.conv1d(a, w, stride=2, padding=1), (_X1, _W1)),
+    "conv2d": (lambda f, a, w: f.conv2d(a, w, padding=1), (_X2, _W2)),
+    "max_pool2d": (lambda f, a: f.max_pool2d(a, 2), (_X2,)),
+    "avg_pool2d": (lambda f, a: f.avg_pool2d(a, 2), (_X2,)),
+}
+
+
+def _target(f, classes):
+    return torch.tensor(classes) if f is TF else classes
+
+
+def _differentiable(arrays_, name):
+    """Which operands are differentiated: targets of the losses are not."""
+    keep = len(arrays_) - 1 if name.startswith("binary") else len(arrays_)
+    return [i < keep for i in range(len(arrays_))]
+
+
+@pytest.mark.parametrize("name", SECOND_ORDER)
+def test_second_order_gradients_of_losses_and_layers_match_torch(name):
+    fn, arrays_ = SECOND_ORDER[name]
+    flags = _differentiable(arrays_, name)
+    ours = [Tensor(a.copy(), requires_grad=f) for a, f in zip(arrays_, flags)]
+    theirs = [torch.tensor(a.copy(), requires_grad=f) for a, f in zip(arrays_, flags)]
+    yo, yt = fn(F, *ours), fn(TF, *theirs)
+    w = _rng(1).standard_normal(yo.shape)
+    lo, lt = (yo * Tensor(w)).sum(), (yt * torch.from_numpy(w)).sum()
+    xs, ts = [o for o, f in zip(ours, flags) if f], [t for t, f in zip(theirs, flags) if f]
+    firsts = grad(lo, xs, create_graph=True)
+    tfirsts = torch.autograd.grad(lt, ts, create_graph=True)
+    vs = [_rng(2 + i).standard_normal(x.shape) for i, x in enumerate(xs)]
+    penalty = sum(((g * Tensor(v)).sum() for g, v in zip(firsts, vs)), Tensor(0.0))
+    tpenalty = sum((g * torch.from_numpy(v)).sum() for g, v in zip(tfirsts, vs))
+    seconds = grad(penalty, xs, allow_unused=True)
+    tseconds = torch.autograd.grad(tpenalty, ts, allow_unused=True)
+    for x, a, b in zip(xs, seconds, tseconds):  # None (not reached) is the zeros it stands for
+        mine = np.zeros(x.shape) if a is None else a.data
+        ref = np.zeros(x.shape) if b is None else b.detach().numpy(force=True)
+        np.testing.assert_allclose(mine, ref, **TOL)

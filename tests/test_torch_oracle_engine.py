@@ -518,7 +518,6 @@ def test_variance_without_degrees_of_freedom_is_nan_like_torch(op, shape, dim):
 
 
 @pytest.mark.parametrize("op", ["relu", "abs"])
-@pytest.mark.filterwarnings("ignore::UserWarning")  # torch: "Cannot convert a ZeroTensor" hint
 def test_gradient_of_relu_and_abs_stays_connected_under_create_graph_like_torch(op):
     # torch's relu and abs gradients depend on x through ops of zero derivative
     # (threshold_backward, sgn): a second derivative is 0, not "x unused". Kinks included.
