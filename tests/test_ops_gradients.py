@@ -769,7 +769,7 @@ def test_sigmoid_gradient_keeps_its_relative_precision_near_saturation():
     np.testing.assert_allclose(x32.grad.data, s * (1 - s), rtol=3e-7)
 
 
-def test_relu_passes_the_gradient_at_nan_and_blocks_it_at_zero_as_pytorch():
+def test_relu_passes_nan_and_its_gradient_and_blocks_it_at_zero_as_pytorch():
     # PyTorch's threshold rule: blocked where x <= 0, passed elsewhere (NaN > 0 is false, but
     # NaN <= 0 is false too, so NaN passes). The fused nn.RNN relu step follows the same rule.
     x = Tensor(np.array([np.nan, -1.0, 0.0, 2.0]), requires_grad=True)
@@ -778,3 +778,7 @@ def test_relu_passes_the_gradient_at_nan_and_blocks_it_at_zero_as_pytorch():
     s = Tensor(np.array(np.nan), requires_grad=True)  # 0-d
     s.relu().backward()
     assert s.grad.item() == 1.0
+    v = Value(math.nan)  # the scalar face follows the same rule
+    y = v.relu()
+    y.backward()
+    assert math.isnan(y.data) and v.grad == 1.0

@@ -252,8 +252,10 @@ class Value:
         return _result(out, (self,), "sigmoid")
 
     def relu(self):
-        """max(0, x); its derivative at 0 is 0, as PyTorch's."""
-        return _result(self.data if self.data > 0 else 0.0, (self,), "relu")
+        """max(0, x); its derivative at 0 is 0, as PyTorch's. NaN stays NaN and passes its
+        gradient, as for Tensor.relu (PyTorch's threshold rule: blocked only where x <= 0)."""
+        x = self.data
+        return _result(0.0 if x <= 0 else x, (self,), "relu")
 
     def sqrt(self):
         """Square root; NaN below 0, as numpy."""
@@ -359,8 +361,8 @@ def _step(cond: bool) -> float:
 # threshold_backward and sgn are, so that a second derivative there is 0 rather than "unused".
 def _relu_pass(x):
     if x.__class__ is Value:
-        return _result(_step(x.data > 0), (x,), "relu_mask")
-    return _step(x > 0)
+        return _result(_step(not x.data <= 0), (x,), "relu_mask")
+    return 0.0 if x <= 0 else 1.0
 
 
 def _sign(x):
