@@ -373,3 +373,13 @@ def test_value_rejects_a_bool():
 def test_value_operator_rejects_a_string_naming_the_operator():
     with pytest.raises(DTypeError, match=r"Value.__mul__.*str"):
         Value(1.0) * "2"
+
+
+def test_detach_stops_the_gradient_and_keeps_the_data():
+    x = Value(3.0, label="x")
+    d = x.detach()
+    assert (d.data, d.label, d.requires_grad, d.is_leaf) == (3.0, "x", False, True)
+    y = d * x + x * x  # d is a constant: dy/dx = d + 2x = 9, not 2d + 2x = 12
+    y.backward()
+    assert x.grad == 9.0
+    assert d.grad == 0.0

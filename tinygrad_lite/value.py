@@ -120,6 +120,19 @@ class Value:
         """The data as a Python float (PyTorch's spelling)."""
         return self.data
 
+    def detach(self) -> Value:
+        """The same number with no history, as PyTorch's `detach`: gradients stop there
+        (truncated backpropagation, a target computed from the model itself).
+
+        >>> from tinygrad_lite import Value
+        >>> x = Value(3.0)
+        >>> y = x.detach() * x
+        >>> y.backward()
+        >>> x.grad
+        3.0
+        """
+        return Value(self.data, self.label, (), "", False)
+
     def register_hook(self, hook):
         """Call `hook(grad)` when backward reaches this Value; a returned value replaces the
         gradient that flows on.
