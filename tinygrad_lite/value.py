@@ -284,8 +284,7 @@ class Value:
     def sign(self):
         """-1.0, 0.0 or 1.0 by the sign of the data (0.0 for NaN), as `torch.sign`; its
         gradient is 0 everywhere, as PyTorch's."""
-        x = self.data
-        return _result(1.0 if x > 0 else (-1.0 if x < 0 else 0.0), (self,), "sign")
+        return _result(_sign(self.data), (self,), "sign")
 
     def __radd__(self, other):
         return _const(other, "__radd__") + self
@@ -374,7 +373,7 @@ def _step(cond: bool) -> float:
 # threshold_backward and sgn are, so that a second derivative there is 0 rather than "unused".
 def _relu_pass(x):
     if x.__class__ is Value:
-        return _result(_step(not x.data <= 0), (x,), "relu_mask")
+        return _result(_relu_pass(x.data), (x,), "relu_mask")
     return 0.0 if x <= 0 else 1.0
 
 
