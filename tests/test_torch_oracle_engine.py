@@ -430,8 +430,11 @@ def assert_second_order_matches_torch(engine_fn, torch_fn, arrays_, seed):
             _numpy_or_zeros(g, x.shape), _numpy_or_zeros(t, x.shape), rtol=1e-9, atol=1e-11
         )
     terms = [(g * Tensor(v)).sum() for g, v in zip(firsts, vs) if g is not None and g.requires_grad]
-    tterms = [(t * torch.from_numpy(v)).sum() for t, v in zip(tfirsts, vs) if t is not None]
-    tterms = [t for t in tterms if t.requires_grad]
+    tterms = [
+        (t * torch.from_numpy(v)).sum()
+        for t, v in zip(tfirsts, vs)
+        if t is not None and t.requires_grad
+    ]
     seconds = tg.grad(sum(terms[1:], terms[0]), ours, allow_unused=True) if terms else ()
     tseconds = torch.autograd.grad(sum(tterms), theirs, allow_unused=True) if tterms else ()
     for i, x in enumerate(ours):
