@@ -332,7 +332,7 @@ def test_leaf_has_an_empty_op_and_is_a_leaf():
 
 
 def test_label_appears_in_repr():
-    assert repr(Value(2.0, label="w")) == "Value(w=2, grad=0)"
+    assert repr(Value(2.0, label="w")) == "Value(data=2.0, grad=0.0, label='w')"
 
 
 def test_item_and_float_give_the_data():

@@ -68,12 +68,23 @@ class Value:
         "_walk",
     )
 
-    def __init__(self, data, label: str = "", _parents=(), _op: str = "", requires_grad=True):
+    def __init__(
+        self, data, _children=(), _op: str = "", label: str = "", requires_grad: bool = True
+    ):
+        # micrograd's positional order: Value(data, _children, _op), with the label its
+        # lecture notebook adds fourth; a string second argument is an old-style label.
+        if _children or _children.__class__ is not tuple:
+            _children = _check_children(_children)
+        if label.__class__ is not str:
+            raise TypeError(
+                f"Value: label must be a str, got {type(label).__name__} {label!r}; "
+                "pass label='name' (the second positional argument is _children, as micrograd's)"
+            )
         self.data = data if data.__class__ is float else _check_number(data, "__init__")
         self.grad = 0.0
         self.label = label
         self.requires_grad = requires_grad
-        self._parents = _parents
+        self._parents = _children
         self._op = _op
         self._id = _next_id()
         self._scope = STATE.scope
@@ -83,7 +94,7 @@ class Value:
         self._walk = None
         if STATE.anomaly:
             self._trace = creation_site()
-            if not math.isfinite(self.data) and _parents:
+            if not math.isfinite(self.data) and _children:
                 raise anomaly_error(self, "forward", f"the non-finite value {self.data}")
 
     # Every Value keeps its gradient (micrograd shows intermediate gradients): the driver
@@ -103,13 +114,20 @@ class Value:
         return self._op
 
     @property
+    def _prev(self) -> set:
+        """micrograd's name for the parents: a set (so `a * a` has one), as its `draw_dot`
+        expects. The ordered tuple, one entry per edge, is `_parents`."""
+        return set(self._parents)
+
+    @property
     def is_leaf(self) -> bool:
         """True for Values created by the user rather than by an op."""
         return not self._parents
 
     def __repr__(self) -> str:
-        name = f"{self.label}=" if self.label else ""
-        return f"Value({name}{self.data:.6g}, grad={self.grad:.6g})"
+        # micrograd's form; the label, when there is one, comes last.
+        label = f", label={self.label!r}" if self.label else ""
+        return f"Value(data={self.data}, grad={self.grad}{label})"
 
     def __float__(self) -> float:
         return self.data
@@ -131,7 +149,7 @@ class Value:
         >>> x.grad
         3.0
         """
-        return Value(self.data, self.label, (), "", False)
+        return Value(self.data, (), "", self.label, False)
 
     def register_hook(self, hook):
         """Call `hook(grad)` when backward reaches this Value; a returned value replaces the
@@ -194,14 +212,22 @@ class Value:
 
     def _vjp(self, g, create_graph):
         parents = self._parents
+        try:
+            rule = _RULES[self._op]
+        except KeyError:
+            raise RuntimeError(
+                f"backward: Value op {self._op!r} (node #{self._id}) has no derivative rule; "
+                "a Value built by hand with _children can be drawn, but only the ops of "
+                f"Value ({', '.join(sorted(_RULES))}) can be differentiated"
+            ) from None
         if create_graph:
             if not isinstance(g, Value):
                 g = Value(float(g), requires_grad=False)
-            return _RULES[self._op](g, *parents, self)
+            return rule(g, *parents, self)
         if len(parents) == 2:
             a, b = parents
-            return _RULES[self._op](g, a.data, b.data, self.data)
-        return _RULES[self._op](g, parents[0].data, self.data)
+            return rule(g, a.data, b.data, self.data)
+        return rule(g, parents[0].data, self.data)
 
     # -- ops: forward here, local derivative in _RULES, side by side ----------------------
 
@@ -307,14 +333,22 @@ _new_object = object.__new__
 
 def _result(data: float, parents: tuple, op: str) -> Value:
     """The Value an op returns: `Value.__init__` without its argument checks and class call
-    (a forward op's result is always a float), which is a tenth of a scalar op's cost."""
+    (a forward op's result is always a float), which is a tenth of a scalar op's cost.
+
+    Under `no_grad()` nothing is recorded, as for Tensor: the result is a leaf that does not
+    require grad (no parents, no op)."""
     v = _new_object(Value)
     v.data = data
     v.grad = 0.0
     v.label = ""
-    v.requires_grad = True
-    v._parents = parents
-    v._op = op
+    if STATE.grad_enabled:
+        v.requires_grad = True
+        v._parents = parents
+        v._op = op
+    else:
+        v.requires_grad = False
+        v._parents = ()
+        v._op = ""
     v._id = _next_id()
     v._scope = STATE.scope
     v._freed = False
@@ -324,13 +358,33 @@ def _result(data: float, parents: tuple, op: str) -> Value:
     if STATE.anomaly:
         v._trace = creation_site()
         if not math.isfinite(data):
+            v._op = op  # name the op in the message even when nothing was recorded
             raise anomaly_error(v, "forward", f"the non-finite value {data}")
     return v
 
 
+def _check_children(children) -> tuple:
+    """micrograd's `_children` argument as our ordered parents tuple, or a clear TypeError."""
+    if isinstance(children, str):
+        raise TypeError(
+            f"Value: the second argument is micrograd's _children (a tuple of parent Values), "
+            f"got the string {children!r}; pass a label as label={children!r}"
+        )
+    try:
+        parents = tuple(children)
+    except TypeError:
+        raise TypeError(
+            f"Value: _children must be a tuple of Values, got {type(children).__name__}"
+        ) from None
+    for p in parents:
+        if p.__class__ is not Value:
+            raise TypeError(f"Value: _children must hold Values, got {type(p).__name__} {p!r}")
+    return parents
+
+
 def _const(x, op: str) -> Value:
     """A Python number met in an expression: a constant node, drawn as such, never updated."""
-    return Value(_check_number(x, op), "", (), "", False)
+    return Value(_check_number(x, op), (), "", "", False)
 
 
 def maximum(a, b):

@@ -753,7 +753,7 @@ def make_leaves(assignments: Iterable[str]) -> dict[str, Value | Tensor]:
     >>> from viz.expr import make_leaves
     >>> leaves = make_leaves(["x=3", "b=1"])
     >>> leaves["x"]
-    Value(x=3, grad=0)
+    Value(data=3.0, grad=0.0, label='x')
     >>> {k: v.shape for k, v in make_leaves(["X=ones(2, 3)", "c=2"]).items()}
     {'X': (2, 3), 'c': ()}
     """

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..tensor import Tensor
+from ..value import Value
 
 __all__ = ["Module", "Parameter", "Sequential", "ModuleList"]
 
@@ -36,6 +37,19 @@ class Parameter(Tensor):
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
+
+
+def _reject_values(module, name: str, value) -> None:
+    """Scalar `Value`s (or lists of them) are not Parameters: registering them silently as
+    nothing would train nothing, so say where they belong instead."""
+    if isinstance(value, Value) or (
+        isinstance(value, (list, tuple)) and any(isinstance(v, Value) for v in value)
+    ):
+        raise TypeError(
+            f"{type(module).__name__}.{name}: nn.Module holds Tensor Parameters, not scalar "
+            "Values, so parameters() would not find it; use tinygrad_lite.nn.micro.Module "
+            "(micrograd's Module) for a model of Values, or nn.Parameter for a Tensor weight"
+        )
 
 
 class Module:
@@ -73,6 +87,7 @@ class Module:
             self._buffers[name] = value
             object.__setattr__(self, name, value)
             return
+        _reject_values(self, name, value)
         for table in (self._parameters, self._modules, self._buffers):
             table.pop(name, None)
         if isinstance(value, Parameter):
@@ -166,8 +181,14 @@ class Module:
                     yield (f"{mod_name}.{name}" if mod_name else name), p
 
     def parameters(self) -> Iterator[Parameter]:
+        found = False
         for _, p in self.named_parameters():
+            found = True
             yield p
+        if not found:  # never a silent []: Values put into lists after assignment
+            for module in self.modules():
+                for name, value in vars(module).items():
+                    _reject_values(module, name, value)
 
     def named_buffers(self) -> Iterator[tuple[str, Tensor]]:
         for mod_name, module in self.named_modules():
