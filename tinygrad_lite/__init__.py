@@ -20,6 +20,34 @@ from .autograd import (
     set_interior_grad_limit,
 )
 from .errors import AnomalyError, DTypeError, GraphFreedError, ShapeError
+
+# Module-level functions as torch's (functions.py, serialization.py)
+from .functions import (
+    abs,
+    allclose,
+    clamp,
+    equal,
+    exp,
+    from_numpy,
+    inference_mode,
+    isclose,
+    log,
+    log_softmax,
+    matmul,
+    max,
+    mean,
+    min,
+    multinomial,
+    randint,
+    randperm,
+    relu,
+    sigmoid,
+    softmax,
+    sqrt,
+    sum,
+    tanh,
+)
+from .serialization import load, save
 from .tensor import (
     Tensor,
     arange,
@@ -50,3 +78,21 @@ from .tensor import (
 from .value import Value
 
 __version__ = "0.1.0"
+
+# `tl.nn`, `tl.nn.functional`, `tl.nn.utils`, `tl.nn.micro`, `tl.optim` and
+# `tl.optim.lr_scheduler` without further imports, as `import torch` gives `torch.nn`. They load
+# on first use (PEP 562), so `import tinygrad_lite` stays as fast as before they were added.
+# (nn/__init__.py imports functional, utils and micro; optim/__init__.py imports lr_scheduler.)
+_LAZY_SUBPACKAGES = ("nn", "optim")
+
+
+def __getattr__(name: str):
+    if name in _LAZY_SUBPACKAGES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY_SUBPACKAGES))

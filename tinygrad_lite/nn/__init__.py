@@ -1,6 +1,6 @@
 """Neural-network building blocks with PyTorch's names, shapes and parameter layouts."""
 
-from . import functional, init
+from . import functional, init, micro, utils
 from .conv import AvgPool2d, Conv1d, Conv2d, MaxPool2d
 from .layers import (
     Dropout,
