@@ -9,7 +9,7 @@ torch's: the streams differ).
 >>> import tinygrad_lite as tl
 >>> x = tl.tensor([[1.0, 5.0], [3.0, 2.0]])
 >>> tl.relu(x - 2).tolist(), tl.sum(x, 1).tolist(), tl.max(x).item()
-([[1.0, 5.0], [3.0, 2.0]], [6.0, 5.0], 5.0)
+([[0.0, 3.0], [1.0, 0.0]], [6.0, 5.0], 5.0)
 """
 
 from __future__ import annotations
