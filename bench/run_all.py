@@ -1,8 +1,10 @@
 """Run every benchmark script bench/bench_*.py, one after another, each in its own process.
 
 Each script is run as a fresh process so one benchmark's garbage, caches and imports never
-disturb the next. Whatever bench_*.py files exist are run, including ones added later (graph
-rendering, LSTM). A summary table lists each script's wall time and exit status at the end.
+disturb the next. Whatever bench_*.py files exist are run, including ones added later: today
+the scalar MLP (whole training steps against micrograd), the deep chain, small ops, the RNN,
+`nn.LSTM`, the hand-written LSTM cell (`bench_lstm_cell.py`, against torch eager) and graph
+rendering. A summary table lists each script's wall time and exit status at the end.
 
 Run: .venv/bin/python bench/run_all.py [--quick] [name-filter ...]
 """
