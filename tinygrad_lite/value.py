@@ -341,7 +341,10 @@ def _result(data: float, parents: tuple, op: str) -> Value:
     v.data = data
     v.grad = 0.0
     v.label = ""
-    if STATE.grad_enabled:
+    v._id = _next_id()
+    state = STATE  # read once: grad mode, scope and anomaly mode
+    v._scope = state.scope
+    if state.grad_enabled:
         v.requires_grad = True
         v._parents = parents
         v._op = op
@@ -349,13 +352,11 @@ def _result(data: float, parents: tuple, op: str) -> Value:
         v.requires_grad = False
         v._parents = ()
         v._op = ""
-    v._id = _next_id()
-    v._scope = STATE.scope
     v._freed = False
     v._hooks = None
     v._seen_grad = None
     v._walk = None
-    if STATE.anomaly:
+    if state.anomaly:
         v._trace = creation_site()
         if not math.isfinite(data):
             v._op = op  # name the op in the message even when nothing was recorded
