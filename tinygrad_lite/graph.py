@@ -13,9 +13,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .autograd import NOT_KEPT
+from .autograd import NOT_KEPT, iter_backward, set_interior_grad_limit
 
-__all__ = ["Edge", "Graph", "NodeInfo", "Summary", "export_graph", "summarize"]
+__all__ = [
+    "BackwardTrace",
+    "Edge",
+    "Graph",
+    "NodeInfo",
+    "SentGrad",
+    "Summary",
+    "TraceEvent",
+    "export_graph",
+    "summarize",
+    "trace_backward",
+]
 
 SMALL = 16  # tensors with at most this many elements carry all their numbers
 
@@ -171,3 +182,85 @@ def export_graph(*outputs) -> Graph:
         edges=edges,
         outputs=tuple(o._id for o in outputs),
     )
+
+
+# --------------------------------------------------------------------------------------------
+# The backward pass as data: what the stepper, the gradient-flow chart and the unrolled drawing
+# read. It is the engine's own event walk (iter_backward) written down, never a second backprop.
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SentGrad:
+    """The gradient one backward event sent along one edge: `edge.dst` is the node processed,
+    `edge.src` the operand (parent) that received `grad`. `array` is the gradient itself
+    (a numpy array or a float) when the trace was taken with `keep_arrays=True`, else None."""
+
+    edge: Edge
+    grad: Summary
+    array: object = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class TraceEvent:
+    """One step of the backward driver: node `node` (an op node; leaves get no event) received
+    its full upstream gradient `grad` and sent `sent` to its operands, in operand order."""
+
+    index: int
+    node: int
+    grad: Summary
+    sent: tuple[SentGrad, ...]
+
+
+@dataclass(frozen=True)
+class BackwardTrace:
+    """A backward pass written down: the events in the driver's order, and the graph exported
+    after the pass (every reached node's value and final gradient). `accumulated` is True when
+    the pass added into the leaves' `.grad`, i.e. it stood in for `backward()`."""
+
+    graph: Graph
+    events: tuple[TraceEvent, ...]
+    accumulated: bool
+
+
+def trace_backward(output, gradient=None, *, retain_graph: bool = False, keep_arrays: bool = False):
+    """Backpropagate from `output` and record every event of the engine's driver.
+
+    Use it instead of `output.backward()`: it accumulates into `.grad` exactly as backward()
+    would (and frees the graph unless `retain_graph=True`). After a `backward(retain_graph=True)`
+    of your own it replays the same pass without adding into `.grad` a second time. Every
+    interior gradient is kept for the export, whatever `set_interior_grad_limit` says.
+
+    >>> from tinygrad_lite import Value
+    >>> from tinygrad_lite.graph import trace_backward
+    >>> x = Value(3.0, label="x")
+    >>> trace = trace_backward(x * x)
+    >>> [(e.node, [(s.edge.src == x._id, s.grad.norm) for s in e.sent]) for e in trace.events][0][1]
+    [(True, 3.0), (True, 3.0)]
+    >>> x.grad, trace.accumulated, trace.graph.node(x._id).grad.norm
+    (6.0, True, 6.0)
+    """
+    replay = output._seen_grad is not None  # a backward pass already reached this output
+    seed = output._seed_grad(gradient, "trace_backward", False)
+    previous_limit = set_interior_grad_limit(None)
+    events = []
+    try:
+        walk = iter_backward(
+            [output], [seed], retain_graph=retain_graph or replay, accumulate=not replay
+        )
+        for node, g, parent_grads in walk:
+            sent = tuple(
+                SentGrad(
+                    edge=Edge(src=parent._id, dst=node._id, index=i),
+                    grad=summarize(pg),
+                    array=pg if keep_arrays else None,
+                )
+                for i, (parent, pg) in enumerate(zip(node._parents, parent_grads))
+                if pg is not None and parent.requires_grad
+            )
+            events.append(
+                TraceEvent(index=len(events), node=node._id, grad=summarize(g), sent=sent)
+            )
+    finally:
+        set_interior_grad_limit(previous_limit)
+    return BackwardTrace(graph=export_graph(output), events=tuple(events), accumulated=not replay)
