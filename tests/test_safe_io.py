@@ -1,9 +1,13 @@
 """safe_io.write_file: files are published whole and never clobber what exists."""
 
+import errno
 import os
+import stat
 
+import numpy as np
 import pytest
 
+from tinygrad_lite import safe_io
 from tinygrad_lite.safe_io import write_file
 
 
@@ -51,13 +55,6 @@ def test_permissions_follow_the_umask(tmp_path):
 
 
 # -- adversarial cases: planted links, races, odd file systems, failures ------------------
-
-import errno  # noqa: E402
-import stat  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from tinygrad_lite import safe_io  # noqa: E402
 
 
 def test_a_symlink_planted_at_the_temporary_name_is_skipped_not_followed(tmp_path, monkeypatch):
