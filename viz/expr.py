@@ -761,8 +761,9 @@ def _warn_if_nan_power(node: ast.BinOp, args: list, source: str) -> None:
         return  # the shapes do not combine: the op itself reports it
     if np.any(fractional[0] & fractional[1]):
         what = _operand_text(source, node.left)
+        which = "a value" if base.size == 1 else "values"
         _warn(
-            f"a negative number to a fractional power is NaN ({what} has values below 0)",
+            f"a negative number to a fractional power is NaN ({what} has {which} below 0)",
             source,
             node,
         )
