@@ -20,9 +20,10 @@ import graphviz
 import numpy as np
 import pytest
 
+import viz
 import viz.dot
 import viz.expr
-from tinygrad_lite import Tensor
+from tinygrad_lite import Tensor, Value, scope
 from tinygrad_lite.cli import main
 
 HAS_DOT = shutil.which("dot") is not None
@@ -220,3 +221,44 @@ def test_a_graphviz_error_is_still_one_line(monkeypatch, capsys):
     monkeypatch.setattr(viz.dot.Drawing, "pipe", failing)
     monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/dot")
     assert_one_line_error([*SCALAR, "-o", "y.svg"], capsys, "Error: bad")
+
+
+# -- labels Graphviz would reject, in viz.draw ------------------------------------------------
+
+GRAPHVIZ_HTML_LIMIT = 16384  # characters in one HTML-like label
+
+
+def html_labels(source: str) -> list[str]:
+    """Every HTML-like label (<...>) in a DOT source, by matching angle brackets."""
+    labels, depth, start = [], 0, 0
+    for i, ch in enumerate(source):
+        if ch == "<":
+            if depth == 0:
+                start = i
+            depth += 1
+        elif ch == ">" and depth:
+            depth -= 1
+            if depth == 0:
+                labels.append(source[start : i + 1])
+    return labels
+
+
+@pytest.mark.parametrize("text", ["&" * 4000, "a" * 100_000, "\t" * 5000, '"<>' * 3000])
+def test_long_user_strings_are_cut_to_fit_graphviz(text):
+    with scope(text):
+        y = Value(1.0, label=text) * 2
+    source = viz.draw(y, title=text).source
+    assert "…" in source
+    assert max(len(label) for label in html_labels(source)) < GRAPHVIZ_HTML_LIMIT
+
+
+@needs_dot
+def test_a_label_of_4000_ampersands_renders():
+    y = Value(1.0, label="&" * 4000) * 2
+    svg = viz.draw(y).pipe(format="svg").decode("utf-8")
+    assert "&amp;" * 50 in svg and "…" in svg
+
+
+def test_short_labels_are_unchanged():
+    y = Value(1.0, label="x & <y>") * 2
+    assert "x &amp; &lt;y&gt;" in viz.draw(y).source and "…" not in viz.draw(y).source

@@ -230,3 +230,51 @@ def test_text_is_written_as_utf8_and_other_data_is_refused(tmp_path):
     with pytest.raises(TypeError, match="bytes or str"):
         write_file(tmp_path / "n.bin", np.ones(3))
     assert sorted(os.listdir(tmp_path)) == ["u.txt"]
+
+
+# -- the project's writers go through write_file --------------------------------------------
+
+
+def _drawing():
+    import viz
+    from tinygrad_lite import Value
+
+    return viz.draw(Value(2.0, label="x") * 3)
+
+
+def test_viz_save_refuses_a_dangling_symlink_and_creates_nothing_where_it_points(tmp_path):
+    import viz
+
+    victim = tmp_path / "victim.dot"
+    (tmp_path / "g.dot").symlink_to(victim)
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        viz.save(_drawing(), tmp_path / "g", ["dot"])
+    assert not victim.exists()
+
+
+def test_viz_save_with_overwrite_replaces_a_symlink_not_its_target(tmp_path):
+    import viz
+
+    victim = tmp_path / "victim.dot"
+    victim.write_text("precious")
+    (tmp_path / "g.dot").symlink_to(victim)
+    viz.save(_drawing(), tmp_path / "g", ["dot"], overwrite=True)
+    assert victim.read_text() == "precious"
+    assert (tmp_path / "g.dot").read_text().startswith("digraph")
+
+
+def test_viz_save_never_replaces_a_file_that_appears_while_rendering(tmp_path, monkeypatch):
+    import viz
+    import viz.dot
+
+    target = tmp_path / "g.svg"
+
+    def slow_pipe(self, *args, **kwargs):
+        target.write_text("someone else's")  # appears after viz.save checked
+        return b"<svg/>"
+
+    monkeypatch.setattr(viz.dot.Drawing, "pipe", slow_pipe)
+    with pytest.raises(FileExistsError):
+        viz.save(_drawing(), tmp_path / "g", ["svg"])
+    assert target.read_text() == "someone else's"
+    assert os.listdir(tmp_path) == ["g.svg"]
