@@ -341,3 +341,10 @@ def test_a_nan_from_a_negative_input_is_warned_and_still_drawn(expression, warni
 def test_log_of_a_positive_input_warns_nothing(capsys):
     code, _, err = run(["draw", "log(x)", "--set", "x=2", "--print"], capsys)
     assert code == 0 and err == ""
+
+
+def test_control_characters_in_arguments_are_shown_not_sent_to_the_terminal(capsys):
+    err = assert_user_error([*SQRT, "--print", "\x1b]0;pwned\x07"], capsys)
+    assert "\x1b" not in err and "\\x1b]0;pwned\\x07" in err
+    code, out, _ = run([*SQRT, "-o", "\x1b[2J.dot"], capsys)
+    assert code == 0 and "\x1b" not in out and "wrote \\x1b[2J.dot" in out

@@ -109,6 +109,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _shown(text: object) -> str:
+    """Text for the terminal: control characters (an ANSI escape in a file name or in an
+    unrecognized argument) written as Python escapes, so they are seen, not obeyed."""
+    return "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape", "backslashreplace").decode()
+        for ch in str(text)
+    )
+
+
 def _check_set_spacing(argv: list[str]) -> None:
     """`--set x 3`, `--set x = 3`, `--set x= 3` and `--set x =3` all mean `--set x=3`: say so,
     rather than "unrecognized arguments: 3" or "--set needs NAME=VALUE"."""
@@ -210,7 +219,7 @@ def _draw(args: argparse.Namespace) -> int:
         raise UsageError(str(err)) from None
     for warning in caught:  # e.g. log(x) at a negative x: drawn as NaN, said here
         if issubclass(warning.category, ExprWarning):
-            print(f"tinygrad-lite: warning: {warning.message}", file=sys.stderr)
+            print(f"tinygrad-lite: warning: {_shown(warning.message)}", file=sys.stderr)
     if isinstance(output, float):
         raise UsageError(
             f"{args.expression!r} uses no variable, so there is nothing to differentiate; "
@@ -238,7 +247,7 @@ def _draw(args: argparse.Namespace) -> int:
             )
     if drawing is not None:
         _write(args.output, _render(drawing, fmt), args.overwrite)
-        print(f"wrote {args.output}")
+        print(f"wrote {_shown(args.output)}")
     if args.print_tree:
         print_tree(target)
     return 0
@@ -264,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
             _check_set_spacing(argv)
         return _draw(args)
     except UsageError as err:
-        print(f"{parser.prog}: error: {' '.join(str(err).split())}", file=sys.stderr)
+        print(f"{parser.prog}: error: {_shown(' '.join(str(err).split()))}", file=sys.stderr)
         return 2
     except MemoryError:
         print(
