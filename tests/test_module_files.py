@@ -194,3 +194,51 @@ def test_loading_a_file_that_is_not_numpy_at_all(tmp_path):
 def test_loading_a_missing_file_names_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.npz"):
         nn.Linear(1, 1).load(tmp_path / "nope.npz")
+
+
+# -- load: each entry is sized from its header before its data is read -----------------------
+
+
+def forged_npz(path, key: str, shape: tuple) -> None:
+    """An archive whose entry claims `shape` but holds 16 bytes (a zip bomb's cheap cousin)."""
+    with zipfile.ZipFile(path, "w") as archive, archive.open(f"{key}.npy", "w") as member:
+        header = {"descr": "<f4", "fortran_order": False, "shape": shape}
+        np.lib.format.write_array_header_1_0(member, header)
+        member.write(b"\0" * 16)
+
+
+def test_an_entry_claiming_a_huge_shape_is_refused_by_its_header(tmp_path, monkeypatch):
+    path = tmp_path / "forged.npz"
+    forged_npz(path, "weight", (10**6, 10**6))
+
+    def must_not_read(*args, **kwargs):
+        raise AssertionError("the data was read before the shape was checked")
+
+    monkeypatch.setattr(np.lib.format, "read_array", must_not_read)
+    with pytest.raises(ShapeError, match=r"weight: expected \(1, 1\), got \(1000000, 1000000\)"):
+        nn.Linear(1, 1).load(path)
+
+
+def test_an_unexpected_entry_is_never_read(tmp_path, monkeypatch):
+    path = tmp_path / "extra.npz"
+    forged_npz(path, "not_a_parameter", (10**6, 10**6))
+    monkeypatch.setattr(np.lib.format, "read_array", lambda *a, **k: pytest.fail("read"))
+    layer = nn.Linear(1, 1)
+    result = layer.load(path, strict=False)
+    assert result["unexpected_keys"] == ["not_a_parameter"]
+
+
+def test_an_entry_that_is_not_an_array_is_named(tmp_path):
+    path = tmp_path / "odd.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("weight.npy", b"hello")
+    with pytest.raises(ValueError, match="'weight' is not a .npy array"):
+        nn.Linear(1, 1).load(path)
+
+
+def test_a_damaged_archive_is_named(tmp_path):
+    path = tmp_path / "cut.npz"
+    two_layers().save(path)
+    path.write_bytes(path.read_bytes()[:40])
+    with pytest.raises(ValueError, match="damaged .npz archive|is not a .npy array"):
+        two_layers().load(path)

@@ -333,21 +333,17 @@ class Module:
     def load(self, path: str | os.PathLike, strict: bool = True):
         """Load a state dict saved by `save` (an .npz archive), all-or-nothing as
         `load_state_dict`. Never unpickles (`allow_pickle=False`): a file holding Python objects
-        is refused, as is anything that is not an .npz archive, with what it is instead."""
+        is refused, as is anything that is not an .npz archive, with what it is instead. Each
+        entry is sized from its header first: the data of an entry with an unexpected name,
+        shape or dtype is never read (a forged header cannot make it allocate)."""
         path = os.fspath(path)
         _check_npz(path)
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {}
-            for key in data.files:
-                try:
-                    arrays[key] = data[key]
-                except ValueError as err:
-                    if "allow_pickle" not in str(err):
-                        raise ValueError(f"load: {path}: the entry {key!r}: {err}") from None
-                    raise ValueError(
-                        f"load: {path}: the entry {key!r} holds Python objects, which are never "
-                        "unpickled (allow_pickle=False); save plain numeric arrays"
-                    ) from None
+        targets = dict(self.named_parameters())
+        targets.update(self.named_buffers())
+        try:
+            arrays = _read_npz(path, targets)
+        except zipfile.BadZipFile as err:
+            raise ValueError(f"load: {path} is a damaged .npz archive ({err})") from None
         return self.load_state_dict(arrays, strict=strict)
 
     # -- display --------------------------------------------------------------------------
@@ -430,6 +426,50 @@ def _check_npz(path: str) -> None:
         f"load: {path} is not an .npz archive (it does not start like a zip file); Module.load "
         "reads the .npz archives Module.save writes, and never unpickles"
     )
+
+
+def _read_npz(path: str, targets: dict) -> dict:
+    """The entries of an .npz archive; those that cannot load into `targets` (name, shape or
+    dtype) as zero-cost placeholders of their shape and dtype, never read."""
+    arrays = {}
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            name = info.filename
+            key = name[:-4] if name.endswith(".npy") else name
+            with archive.open(info) as member:
+                dtype, shape = _npy_member_header(member, path, key)
+            target = targets.get(key)
+            if target is None or target.shape != shape or not _loads_into(dtype, target.data.dtype):
+                # Its name, shape and dtype are all load_state_dict needs to refuse it.
+                arrays[key] = np.broadcast_to(np.zeros((), dtype), shape)
+                continue
+            with archive.open(info) as member:
+                try:
+                    arrays[key] = np.lib.format.read_array(member, allow_pickle=False)
+                except (ValueError, EOFError) as err:
+                    raise ValueError(f"load: {path}: the entry {key!r}: {err}") from None
+    return arrays
+
+
+def _npy_member_header(member, path: str, key: str) -> tuple[np.dtype, tuple]:
+    """(dtype, shape) of one archive entry from its .npy header (parsed by numpy without
+    running code); object arrays are refused here, before anything could unpickle them."""
+    try:
+        version = np.lib.format.read_magic(member)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+        else:
+            raise ValueError(f"version {version} (structured arrays) is not loadable")
+    except ValueError as err:
+        raise ValueError(f"load: {path}: the entry {key!r} is not a .npy array ({err})") from None
+    if dtype.hasobject:
+        raise ValueError(
+            f"load: {path}: the entry {key!r} holds Python objects, which are never unpickled "
+            "(allow_pickle=False); save plain numeric arrays"
+        )
+    return dtype, tuple(int(d) for d in shape)
 
 
 def _to_numpy(value) -> np.ndarray:
