@@ -3,6 +3,7 @@
 import errno
 import os
 import stat
+import sys
 
 import numpy as np
 import pytest
@@ -278,3 +279,25 @@ def test_viz_save_never_replaces_a_file_that_appears_while_rendering(tmp_path, m
         viz.save(_drawing(), tmp_path / "g", ["svg"])
     assert target.read_text() == "someone else's"
     assert os.listdir(tmp_path) == ["g.svg"]
+
+
+def test_running_out_of_temporary_names_is_not_reported_as_an_existing_target(
+    tmp_path, monkeypatch
+):
+    (tmp_path / ".taken").write_text("")
+    monkeypatch.setattr(safe_io, "_temp_name", lambda target: ".taken")
+    with pytest.raises(FileExistsError, match="no free temporary name"):
+        write_file(tmp_path / "a.txt", "x")
+    assert not (tmp_path / "a.txt").exists()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="renameat2 is Linux's")
+def test_rename_noreplace_publishes_and_refuses_atomically(tmp_path):
+    first, second, target = tmp_path / "1", tmp_path / "2", tmp_path / "t"
+    first.write_text("a")
+    second.write_text("b")
+    if not safe_io._rename_noreplace(first, target):
+        pytest.skip("this file system has no RENAME_NOREPLACE")
+    with pytest.raises(FileExistsError):
+        safe_io._rename_noreplace(second, target)
+    assert target.read_text() == "a" and second.exists()

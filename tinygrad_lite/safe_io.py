@@ -23,7 +23,6 @@ name the target, never the temporary file.
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
 import secrets
@@ -83,6 +82,8 @@ def _write_all(fd: int, data: bytes) -> None:
 def _rename_noreplace(temp: Path, target: Path) -> bool:
     """Linux's renameat2(RENAME_NOREPLACE): True if done, False if unavailable here.
     Raises FileExistsError when something is at `target`."""
+    import ctypes  # only on file systems without hard links
+
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         renameat2 = libc.renameat2
@@ -183,7 +184,7 @@ def write_file(path, data: bytes | str, *, overwrite: bool = False) -> Path:
     try:
         _write_via_temp(target, data, overwrite)
     except FileExistsError:
-        raise _exists(target, " (it appeared while writing)") from None
+        raise
     except OSError as err:  # name the target, never the temporary file
         raise type(err)(err.errno, err.strerror or str(err), str(target)) from err
     return target
@@ -209,7 +210,10 @@ def _write_via_temp(target: Path, data: bytes, overwrite: bool) -> None:
         if overwrite:
             os.replace(temp, target)
         else:
-            _publish_exclusive(temp, target, data)
+            try:
+                _publish_exclusive(temp, target, data)
+            except FileExistsError:
+                raise _exists(target, " (it appeared while writing)") from None
         _sync_folder(folder)
     finally:
         try:
