@@ -262,3 +262,11 @@ def test_a_label_of_4000_ampersands_renders():
 def test_short_labels_are_unchanged():
     y = Value(1.0, label="x & <y>") * 2
     assert "x &amp; &lt;y&gt;" in viz.draw(y).source and "…" not in viz.draw(y).source
+
+
+def test_the_help_states_the_limits_the_evaluator_enforces(capsys):
+    assert main(["draw", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"{viz.expr.MAX_ELEMENTS:,} elements in any tensor" in text
+    assert f"{viz.expr.MAX_TOTAL_ELEMENTS:,} over all nodes" in text
+    assert f"{viz.expr.MAX_OPS} operations" in text

@@ -74,7 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Expressions: numbers, names, + - * / ** @, unary -, and the functions sqrt exp "
         "log tanh sigmoid relu abs max min maximum minimum sum mean logsumexp softmax "
         "log_softmax transpose; max(0, e) is relu. Values: 3, -0.5, [1, 2, 3], randn(4, 3), "
-        "rand(2), zeros(3), ones(2, 2), full((2, 3), 0.5), arange(4), eye(3), @file.npy.",
+        "rand(2), zeros(3), ones(2, 2), full((2, 3), 0.5), arange(4), eye(3), @file.npy. "
+        "Limits, checked before anything is computed: 1,000,000 elements in any tensor (the "
+        "gradients @ forms included), 10,000,000 over all nodes, 250 operations.",
     )
     draw.add_argument("expression", help='the expression, e.g. "sqrt(x**2 + b)"')
     draw.add_argument(
