@@ -301,3 +301,37 @@ def test_rename_noreplace_publishes_and_refuses_atomically(tmp_path):
     with pytest.raises(FileExistsError):
         safe_io._rename_noreplace(second, target)
     assert target.read_text() == "a" and second.exists()
+
+
+@pytest.fixture
+def fake_dot(monkeypatch):
+    """Drawing.pipe without Graphviz: the bytes of a tiny SVG."""
+    import viz.dot
+
+    monkeypatch.setattr(viz.dot.Drawing, "pipe", lambda self, *a, **k: b"<svg/>")
+
+
+def test_drawing_render_writes_graphvizs_file_names_and_refuses_to_overwrite(tmp_path, fake_dot):
+    drawing = _drawing()
+    assert drawing.render(tmp_path / "out" / "y", format="svg") == str(tmp_path / "out/y.svg")
+    assert sorted(os.listdir(tmp_path / "out")) == ["y", "y.svg"]
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        _drawing().render(tmp_path / "out" / "y", format="svg")
+    _drawing().render(tmp_path / "out" / "y", format="svg", overwrite=True)
+    assert _drawing().render(outfile=tmp_path / "z.png") == str(tmp_path / "z.png")
+    assert (tmp_path / "z.gv").read_text().startswith("digraph")
+
+
+def test_drawing_render_never_writes_through_a_dangling_symlink(tmp_path, fake_dot):
+    victim = tmp_path / "victim.svg"
+    (tmp_path / "y.svg").symlink_to(victim)
+    with pytest.raises(FileExistsError):
+        _drawing().render(tmp_path / "y", format="svg")
+    assert not victim.exists() and not (tmp_path / "y").exists()
+
+
+def test_drawing_save_refuses_an_existing_source(tmp_path):
+    (tmp_path / "g.gv").write_text("precious")
+    with pytest.raises(FileExistsError):
+        _drawing().save(tmp_path / "g.gv")
+    assert (tmp_path / "g.gv").read_text() == "precious"

@@ -45,7 +45,9 @@ SAFE_LAYOUT = "graph [splines=polyline, mclimit=0.05, remincross=false, searchsi
 
 class Drawing(graphviz.Digraph):
     """A `graphviz.Digraph` that retries without `nslimit` when dot's bounded ranking fails
-    ("trouble in init_rank"), which it occasionally does on large graphs."""
+    ("trouble in init_rank"), which it occasionally does on large graphs, and whose `save` and
+    `render` write through `tinygrad_lite.safe_io` (never replacing a file unless
+    `overwrite=True`), where graphviz's own would silently overwrite, through symlinks."""
 
     def _drop_fast_layout(self) -> bool:
         line = "\t" + FAST_LAYOUT + "\n"
@@ -70,8 +72,84 @@ class Drawing(graphviz.Digraph):
     def pipe(self, *args, **kwargs):  # noqa: D102 - graphviz's own documentation applies
         return self._retry(super().pipe, *args, **kwargs)
 
-    def render(self, *args, **kwargs):  # noqa: D102
-        return self._retry(super().render, *args, **kwargs)
+    def save(self, filename=None, directory=None, *, skip_existing=False, overwrite=False):
+        """graphviz's `save` (the DOT source to `filename`, `self.filepath` by default), written
+        through `tinygrad_lite.safe_io`: an existing file (a dangling symlink included) raises
+        FileExistsError unless `overwrite=True`; returns the path."""
+        if filename is not None:
+            self.filename = filename
+        if directory is not None:
+            self.directory = directory
+        path = Path(self.filepath)
+        if skip_existing and os.path.lexists(path):
+            return str(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_file(path, self.source.encode(self.encoding or "utf-8"), overwrite=overwrite)
+        return str(path)
+
+    def render(
+        self,
+        filename=None,
+        directory=None,
+        view: bool = False,
+        cleanup: bool = False,
+        format: str | None = None,
+        renderer: str | None = None,
+        formatter: str | None = None,
+        neato_no_op=None,
+        quiet: bool = False,
+        quiet_view: bool = False,
+        *,
+        outfile=None,
+        engine: str | None = None,
+        overwrite: bool = False,
+        raise_if_result_exists: bool = False,
+        overwrite_source: bool = False,
+    ) -> str:
+        """graphviz's `render`, with its file names (the source at `filename`, the result at
+        `filename.<format>` or `outfile`), but written through `tinygrad_lite.safe_io`:
+        neither file replaces anything (a dangling symlink included; both are checked before
+        either is written) unless `overwrite=True`. Returns the path of the rendered file.
+        (`raise_if_result_exists` is always in effect; `overwrite_source` is not needed.)"""
+        if outfile is not None:
+            outfile = Path(outfile)
+            format = format or outfile.suffix.lstrip(".") or None
+            if directory is None:
+                outfile = Path(self.directory, outfile)
+            if filename is None:
+                filename = outfile.with_suffix(".gv").name
+                directory = directory if directory is not None else outfile.parent
+        if filename is not None:
+            self.filename = filename
+        if directory is not None:
+            self.directory = directory
+        fmt = format or self.format
+        source = Path(self.filepath)
+        parts = [fmt, renderer, formatter]
+        result = outfile or Path(f"{source}." + ".".join(p for p in parts if p))
+        if not overwrite:
+            existing = [str(p) for p in ([result] if cleanup else [source, result])]
+            existing = [p for p in existing if os.path.lexists(p)]
+            if existing:
+                raise FileExistsError(
+                    f"render: {', '.join(existing)} already exist(s); pass overwrite=True to "
+                    "replace them or choose another name"
+                )
+        data = self.pipe(
+            format=fmt,
+            renderer=renderer,
+            formatter=formatter,
+            neato_no_op=neato_no_op,
+            quiet=quiet,
+            engine=engine,
+        )
+        if not cleanup:
+            self.save(overwrite=overwrite)
+        result.parent.mkdir(parents=True, exist_ok=True)
+        write_file(result, data, overwrite=overwrite)
+        if view or quiet_view:
+            self._view(result, format=fmt, quiet=quiet_view)
+        return str(result)
 
 
 @dataclass
