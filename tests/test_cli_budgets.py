@@ -270,3 +270,15 @@ def test_the_help_states_the_limits_the_evaluator_enforces(capsys):
     assert f"{viz.expr.MAX_ELEMENTS:,} elements in any tensor" in text
     assert f"{viz.expr.MAX_TOTAL_ELEMENTS:,} over all nodes" in text
     assert f"{viz.expr.MAX_OPS} operations" in text
+
+
+def test_a_closed_stdout_is_one_line_not_a_traceback(monkeypatch, capsys):
+    import viz.console
+
+    def closed(*args, **kwargs):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(viz.console, "print_tree", closed)
+    code = main([*SCALAR, "--print"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "output was closed" in err

@@ -290,6 +290,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # stdout closed early (`| head`)
+        if sys.stdout is sys.__stdout__:  # keep the flush at exit from failing a second time
+            try:
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            except (OSError, ValueError):
+                pass
+        print(f"{parser.prog}: error: the output was closed before it was written", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
