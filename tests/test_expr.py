@@ -15,10 +15,12 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import tinygrad_lite as tg
 import viz.expr
 from tinygrad_lite import Tensor, Value
+from tinygrad_lite.graph import export_graph
 from viz.expr import (
     MAX_DEPTH,
     MAX_ELEMENTS,
@@ -550,3 +552,38 @@ def test_results_inside_the_domain_do_not_warn():
         warnings.simplefilter("error")
         evaluate("log(x) + sqrt(x) + x ** 0.5 + x ** -2", scalars(x=2.0))
         evaluate("(-x) ** 2", scalars(x=2.0))
+
+
+@given(
+    hnp.mutually_broadcastable_shapes(
+        signature="(m?,n),(n,p?)->(m?,p?)", max_dims=4, min_side=1, max_side=3
+    )
+)
+def test_matmul_size_check_predicts_numpys_result_shape(shapes):
+    a, b = shapes.input_shapes
+    result, _, _ = viz.expr._matmul_shapes(a, b)
+    assert result == np.matmul(np.ones(a), np.ones(b)).shape
+
+
+@QUIET
+@FUZZ
+@given(_expressions(allowed_only=True))
+def test_fuzz_no_node_exceeds_the_limits_the_checks_enforce(source):
+    # Small limits, and operands that multiply up quickly: whatever the expression, if it
+    # evaluates, every node of its graph is within the per-node limit and all of them
+    # together within the total (plus one element per node for the engine's own scalar
+    # constants, e.g. the divisor inside mean).
+    env = tensors(x=3.0, y=np.ones((4, 1)), X=np.ones((1, 4)), W=np.ones((4, 4)), b=np.ones(4))
+    limits = {"MAX_ELEMENTS": 16, "MAX_TOTAL_ELEMENTS": 60}
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in limits.items():
+            patch.setattr(viz.expr, name, value)
+        try:
+            result = evaluate(source, env)
+        except ExprError:
+            return
+    if not isinstance(result, Tensor):
+        return
+    sizes = [math.prod(node.shape) for node in export_graph(result).nodes]
+    assert max(sizes) <= limits["MAX_ELEMENTS"]
+    assert sum(sizes) <= limits["MAX_TOTAL_ELEMENTS"] + len(sizes)
