@@ -7,6 +7,11 @@ calls to a fixed table of functions. Anything else is refused with an `ExprError
 one-line message says what was refused and where (column and the offending text). The values of
 `--set NAME=VALUE` go through the same parser with an even smaller whitelist (numbers, literal
 lists, `randn(4, 3)`-style constructors) or are read from a `.npy` file with `@path`.
+
+What an expression may cost is bounded before it is paid: every op's result (and, for `@`, the
+gradients backward will form) is sized from its operands' shapes before it runs, against
+MAX_ELEMENTS per node and MAX_TOTAL_ELEMENTS over the whole graph; MAX_OPS caps the number of
+operations at parse time; a `.npy` file is sized from its header before its data is read.
 """
 
 from __future__ import annotations
@@ -717,7 +722,7 @@ def evaluate(source: str, variables: Mapping[str, object]):
 
 # Functions with a domain: below it the result is NaN (or -Inf at log's edge), which the
 # drawing shows; a warning says why before the user goes looking.
-_DOMAINS = {"log": "log", "sqrt": "sqrt"}
+_DOMAINS = {"log", "sqrt"}
 
 
 def _numbers(x) -> np.ndarray | None:
