@@ -117,7 +117,9 @@ def _create_in_place(target: Path, data: bytes) -> None:
 def _publish_exclusive(temp: Path, target: Path, data: bytes) -> None:
     """Give the temporary file the name `target` only if nothing has that name."""
     try:
-        os.link(temp, target, follow_symlinks=False)
+        # The temporary file is never a symlink (created with O_EXCL), so link's default
+        # (follow_symlinks=True, the only one every platform supports) is the same here.
+        os.link(temp, target)
         return
     except FileExistsError:
         raise
