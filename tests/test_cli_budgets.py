@@ -282,3 +282,16 @@ def test_a_closed_stdout_is_one_line_not_a_traceback(monkeypatch, capsys):
     code = main([*SCALAR, "--print"])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "output was closed" in err
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_npy_path_that_is_a_fifo_is_refused_without_waiting(capsys):
+    os.mkfifo("pipe.npy")
+    argv = ["draw", "W", "--set", "W=@pipe.npy", "--print"]
+    assert_one_line_error(argv, capsys, "not a regular file")
+
+
+def test_npy_path_that_is_a_folder_says_so(capsys):
+    os.mkdir("weights.npy")
+    argv = ["draw", "W", "--set", "W=@weights.npy", "--print"]
+    assert_one_line_error(argv, capsys, "is a directory")

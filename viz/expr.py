@@ -879,8 +879,13 @@ def _load_npy(path: str, text: str) -> np.ndarray:
     shown = f"--set {text}"
     path = os.path.expanduser(path)
     try:
-        with open(path, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+        # O_NONBLOCK: opening a FIFO (or a device) must not wait for a writer; it is refused.
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+        with open(os.open(path, flags), "rb") as handle:
+            mode = os.fstat(handle.fileno()).st_mode
+            if stat.S_ISDIR(mode):
+                raise ExprError(f"{shown}: {path!r} is a directory, not a .npy file")
+            if not stat.S_ISREG(mode):
                 raise ExprError(f"{shown}: {path!r} is not a regular file")
             dtype, shape, offset = _npy_header(handle, shown, path)
             count = math.prod(shape)
