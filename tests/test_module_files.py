@@ -242,3 +242,16 @@ def test_a_damaged_archive_is_named(tmp_path):
     path.write_bytes(path.read_bytes()[:40])
     with pytest.raises(ValueError, match="damaged .npz archive|is not a .npy array"):
         two_layers().load(path)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_loading_a_fifo_is_refused_without_waiting(tmp_path):
+    os.mkfifo(tmp_path / "pipe.npz")
+    with pytest.raises(ValueError, match="not a regular file"):
+        nn.Linear(1, 1).load(tmp_path / "pipe.npz")
+
+
+def test_loading_a_folder_is_refused(tmp_path):
+    (tmp_path / "model.npz").mkdir()
+    with pytest.raises((ValueError, IsADirectoryError), match="model.npz"):
+        nn.Linear(1, 1).load(tmp_path / "model.npz")

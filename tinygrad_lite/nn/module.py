@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import zipfile
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -412,7 +413,11 @@ def _npz_bytes(state: dict) -> bytes:
 def _check_npz(path: str) -> None:
     """Say what a file is when it is not the .npz archive `load` expects (np.load would
     return a bare array for a .npy file, or take unknown bytes for a pickle)."""
-    with open(path, "rb") as handle:
+    # O_NONBLOCK: a FIFO (or a device) must not make load wait for a writer; it is refused.
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    with open(os.open(path, flags), "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise ValueError(f"load: {path} is not a regular file; give the .npz file itself")
         start = handle.read(8)
     if start.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         return
