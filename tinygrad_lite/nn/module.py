@@ -415,10 +415,16 @@ def _check_npz(path: str) -> None:
     return a bare array for a .npy file, or take unknown bytes for a pickle)."""
     # O_NONBLOCK: a FIFO (or a device) must not make load wait for a writer; it is refused.
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-    with open(os.open(path, flags), "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+    fd = os.open(path, flags)
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(f"load: {path} is a folder; give the .npz file itself")
+        if not stat.S_ISREG(mode):
             raise ValueError(f"load: {path} is not a regular file; give the .npz file itself")
-        start = handle.read(8)
+        start = os.read(fd, 8)
+    finally:
+        os.close(fd)
     if start.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         return
     if start.startswith(b"\x93NUMPY"):
