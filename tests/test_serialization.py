@@ -189,3 +189,18 @@ def test_map_location_other_than_cpu_is_an_error(tmp_path):
     assert tl.load(tmp_path / "a.tl", map_location="cpu") == [1]
     with pytest.raises(RuntimeError, match="CPU only"):
         tl.load(tmp_path / "a.tl", map_location="cuda")
+
+
+def test_array_header_claiming_more_data_than_the_file_holds_is_refused(tmp_path):
+    # A few bytes that claim a 4 TB array: refused from the header, nothing allocated.
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f8", "fortran_order": False, "shape": (500_000_000_000,)}
+    )
+    path = tmp_path / "huge.tl"
+    with zipfile.ZipFile(path, "w") as archive:
+        structure = {"format": "tinygrad_lite.save/1", "root": {"kind": "ndarray", "array": 0}}
+        archive.writestr("structure.json", json.dumps(structure))
+        archive.writestr("arrays/0.npy", header.getvalue() + b"\0" * 16)
+    with pytest.raises(ValueError, match="header claims 4000000000000 bytes"):
+        tl.load(path)

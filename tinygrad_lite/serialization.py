@@ -129,6 +129,25 @@ class _Reader:
         name = f"arrays/{index}.npy"
         if isinstance(index, bool) or not isinstance(index, int) or name not in self.names:
             raise self.fail(f"it names an array {index!r} that it does not contain")
+        size = self.archive.getinfo(name).file_size
+        with self.archive.open(name) as entry:
+            try:
+                # The header first: an array whose header claims more data than the entry
+                # holds is refused before anything that large is allocated.
+                major, _ = np.lib.format.read_magic(entry)
+                read_header = (
+                    np.lib.format.read_array_header_1_0
+                    if major == 1
+                    else np.lib.format.read_array_header_2_0
+                )
+                shape, _, dtype = read_header(entry)
+                if dtype.hasobject:
+                    raise ValueError(f"dtype {dtype} would need pickle")
+                claimed = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+                if claimed > size:
+                    raise ValueError(f"its header claims {claimed} bytes in a {size}-byte entry")
+            except ValueError as err:
+                raise self.fail(f"array {index}: {err}") from None
         with self.archive.open(name) as entry:
             try:
                 array = np.lib.format.read_array(entry, allow_pickle=False)
