@@ -168,7 +168,10 @@ def grad_legend_html(scale: GradScale, note: str = "") -> str:
     cells.append(_swatch(NO_GRAD_COLOR, NO_GRAD_COLOR, "no grad"))
     cells.append(_swatch(NONFINITE.border, NONFINITE.border, "NaN/Inf", 1, "#ffffff"))
     rows = [_row_of(cells)]
-    widths = '<TD BORDER="0"><FONT POINT-SIZE="8">thin = small, thick = large; arrows point the way the gradient flows</FONT></TD>'
+    widths = (
+        '<TD BORDER="0"><FONT POINT-SIZE="8">thin = small, thick = large; arrows point the '
+        "way the gradient flows</FONT></TD>"
+    )
     rows.append(f"<TR>{widths}</TR>")
     if note:
         rows.append(

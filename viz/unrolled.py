@@ -24,6 +24,7 @@ page or a frame restyles the drawing by id without running Graphviz again (`Unro
 
 from __future__ import annotations
 
+import html
 import math
 import re
 from collections import defaultdict
@@ -183,6 +184,12 @@ class UnrolledDrawing(graphviz.Source):
 # ---------------------------------------------------------------------------------------------
 
 
+def _attr_text(text: str) -> str:
+    """User text for a quoted DOT attribute (a tooltip): XML-escaped, as Graphviz copies it
+    into the SVG, and without the backslash escapes Graphviz would expand."""
+    return html.escape(str(text), quote=True).replace("\\", "\\\\")
+
+
 def _sid(text: str) -> str:
     return ID_SAFE.sub("_", text)
 
@@ -217,6 +224,7 @@ def _label(title: str, lines: list[tuple[str, str]], *, border: str, fill: str, 
 
 
 def _plain(text_html: str, size: int = 9, color: str = "#333333") -> str:
+    text_html = text_html or "&#160;"  # Graphviz refuses an empty FONT element
     return f'<<FONT POINT-SIZE="{size}" COLOR="{color}">{text_html}</FONT>>'
 
 
@@ -324,6 +332,7 @@ def layout_unrolled(
     trace: BackwardTrace | None = None,
     values: bool = True,
     grads: bool = True,
+    max_columns: int | None = MAX_COLUMNS,
 ) -> UnrolledLayout:
     """Lay out an exported recurrent graph by time step and role (see the module docstring).
 
@@ -340,18 +349,19 @@ def layout_unrolled(
     ([0, 1, 2, 3], 1)
     """
     _check(level, weights, steps)
-    return _Builder(graph, level, steps, weights, trace, values, grads).build()
+    return _Builder(graph, level, steps, weights, trace, values, grads, max_columns).build()
 
 
 class _Builder:
     """One layout computation (kept in an object so that the steps share their tables)."""
 
-    def __init__(self, graph, level, steps, weights, trace, values, grads):
+    def __init__(self, graph, level, steps, weights, trace, values, grads, max_columns):
         if trace is not None:
             graph = trace.graph
         self.g = graph
         self.level, self.window, self.weights = level, steps, weights
         self.trace, self.values, self.grads = trace, values, grads
+        self.max_columns = max_columns
         self.items: dict[str, Item] = {}
         self.edges: dict[str, DrawnEdge] = {}
         self.item_of_node: dict[int, str] = {}
@@ -410,7 +420,7 @@ class _Builder:
                 f"{all_t[0]}..{all_t[-1]}"
             )
         self.window_t = window
-        if len(window) > MAX_COLUMNS:
+        if self.max_columns is not None and len(window) > max(self.max_columns, 2 * KEEP_EACH_SIDE):
             shown = window[:KEEP_EACH_SIDE] + window[-KEEP_EACH_SIDE:]
             self.elided = window[KEEP_EACH_SIDE:-KEEP_EACH_SIDE]
             self.folded = [
@@ -420,6 +430,7 @@ class _Builder:
             shown, self.elided, self.folded = window, [], []
         self.shown = shown
         self.shown_set = set(shown)
+        self.elided_set = set(self.elided)
         # Which nodes are weights (parameters and ops that only rearrange them, outside the
         # steps) and which lie downstream of a step (outputs, losses).
         node_ids = [n.id for n in g.nodes]
@@ -735,7 +746,7 @@ class _Builder:
         # lane width: what the widest step of any band needs
         need = 80.0
         self.band_height: dict[int, float] = {}
-        for (b, t), roles in self.band_items.items():
+        for roles in self.band_items.values():
             w = 0.0
             if self.level == "op" and roles["ops"]:
                 per_depth = defaultdict(float)
@@ -862,7 +873,6 @@ class _Builder:
         """Nodes upstream of the steps that are neither weights nor input slices: an initial
         state, a detached state (a cut), the sequence a user's loop slices, targets. They are
         folded into the item that reads them, or drawn where the recurrence needs them."""
-        g = self.g
         # which (op, sub, operand) slots of a step read the previous step's state
         self.slots: dict[str, set] = defaultdict(set)
         for band in self.bands:
@@ -891,7 +901,7 @@ class _Builder:
                             continue
                         prev_state = (band.h if which == "h" else band.c).get(prev_t)
                         if p == prev_state:
-                            if prev_t not in self.shown_set:
+                            if prev_t not in self.shown_set and prev_t not in self.elided_set:
                                 self.inits.append((band, t, which, p, n, True))
                             continue
                         if p in self.step_set:
@@ -915,7 +925,7 @@ class _Builder:
     def build_init_and_cuts(self) -> None:
         g = self.g
         seen = set()
-        for band, t, which, p, n, outside in self.inits:
+        for band, t, which, p, _n, outside in self.inits:
             key = (band.index, which, t)
             if key in seen:
                 continue
@@ -927,7 +937,10 @@ class _Builder:
             name = band.state_name if which == "h" else "c"
             if outside:
                 place = self.places.get(p)
-                title = f"<B>{_sub(name, place.t if place else '?')}</B> <FONT POINT-SIZE='7'>(outside the window)</FONT>"
+                title = (
+                    f"<B>{_sub(name, place.t if place else '?')}</B> "
+                    '<FONT POINT-SIZE="7">(outside the window)</FONT>'
+                )
             else:
                 title = f"<B>{_sub(name, 'init')}</B>"
             it = self._node_item(
@@ -943,7 +956,7 @@ class _Builder:
             self.add_item(it, self._chain_up(p))
             if outside:
                 self.item_of_node.pop(p, None)
-        for band, t, which, p, n, prev_t in self.cuts:
+        for band, t, which, p, _n, prev_t in self.cuts:
             iid = f"cut_{band.index}_{which}_{t}"
             if iid in self.items:
                 continue
@@ -957,9 +970,7 @@ class _Builder:
                 x,
                 y,
                 _plain(
-                    f"<B>✂ detach</B><BR/><FONT POINT-SIZE='7'>no gradient</FONT>".replace(
-                        "'", '"'
-                    ),
+                    "<B>✂ detach</B><BR/><FONT POINT-SIZE='7'>no gradient</FONT>".replace("'", '"'),
                     9,
                     CUT_COLOR,
                 ),
@@ -1024,7 +1035,7 @@ class _Builder:
                 per_col[col_of[n]].append(n)
         max_rows = 0
         depth: dict[int, int] = {}
-        for t, ids in per_col.items():
+        for ids in per_col.values():
             mine = set(ids)
             for n in ids:
                 depth[n] = 1 + max(
@@ -1078,32 +1089,35 @@ class _Builder:
         y = top + row_h * max_rows + (10 if max_rows else 0)
         # joins: one bar across the shown columns
         joins = [n for n in self.head if kind[n] == "join"]
-        x0 = self.col_x[self.shown[0]] - self.col_w * 0.4
         x1 = self.col_x[self.shown[-1]] + self.col_w * 0.4
+        slots = list(self.shown)
+        if self.elided:
+            slots.insert(KEEP_EACH_SIDE, "gap")
+        bar_l = self.col_x[self.shown[0]] - self.col_w / 2
+        bar_w = self.col_w * len(slots)
         for n in joins:
             node = g.node(n)
             shape = "×".join(map(str, node.shape))
-            text = f"<B>{html_text(node.op)}</B> <FONT POINT-SIZE='8'>{html_text(node.scope or '')} {shape}</FONT>"
+            text = (
+                f"<B>{html_text(node.op)}</B> <FONT POINT-SIZE='8'>{html_text(node.scope or '')}"
+                f" {shape}</FONT>"
+            )
             if self.gradient_flow and self.grads:
                 text += f" <FONT POINT-SIZE='8' COLOR='#a50f15'>‖∂L/∂·‖ {_norm(node.grad)}</FONT>"
-            it = Item(
-                f"join_{n}",
-                "join",
-                (x0 + x1) / 2,
-                y + 12,
-                _plain(text.replace("'", '"'), 9, "#333333"),
-                width=x1 - x0,
-                height=22,
+            # One cell per column, each a port: h_t's edge enters the bar straight above h_t.
+            ports = "".join(
+                f'<TD PORT="p{t}" WIDTH="{self.col_w:.0f}" HEIGHT="5" FIXEDSIZE="TRUE"></TD>'
+                for t in slots
             )
-            it.attrs = {
-                "shape": "box",
-                "style": "filled,rounded",
-                "fillcolor": "#fff3c4",
-                "color": "#8a6d00",
-                "width": f"{(x1 - x0) / 72:.2f}",
-                "height": "0.3",
-                "fixedsize": "true",
-            }
+            label = (
+                '<<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0" '
+                'COLOR="#8a6d00" BGCOLOR="#fff3c4" STYLE="rounded">'
+                f'<TR><TD COLSPAN="{len(slots)}" HEIGHT="16">'
+                f"{text.replace(chr(39), chr(34))}</TD></TR>"
+                f"<TR>{ports}</TR></TABLE>>"
+            )
+            it = Item(f"join_{n}", "join", bar_l + bar_w / 2, y + 12, label, width=bar_w, height=24)
+            it.attrs = {"shape": "plaintext", "margin": "0"}
             self.add_item(it, [n])
             y += 40
         # the rest: a row on top, left to right in topological order
@@ -1171,9 +1185,8 @@ class _Builder:
                 self.elide_x + band.lane,
                 band.y_h,
                 _plain(
-                    f"<B>… {n} steps …</B><BR/><FONT POINT-SIZE='7'>t={self.elided[0]}..{self.elided[-1]}</FONT>".replace(
-                        "'", '"'
-                    ),
+                    f"<B>… {n} steps …</B><BR/><FONT POINT-SIZE='7'>"
+                    f"t={self.elided[0]}..{self.elided[-1]}</FONT>".replace("'", '"'),
                     10,
                     "#555555",
                 ),
@@ -1313,11 +1326,13 @@ class _Builder:
                 t = self.items[di].step
                 label = f"t={t}" if t is not None else None
             edge = DrawnEdge(eid, si, di, kind, list(engine), label, norm)
+            if self.items[di].kind == "join" and self.items[si].step is not None:
+                edge.attrs["headport"] = f"p{self.items[si].step}:s"
             self.edges[eid] = edge
             for e in engine:
                 self.edge_of[(e.src, e.dst, e.index)] = eid
         # the cuts: a dashed link from the previous state to the detached copy, no gradient
-        for band, t, which, p, n, prev_t in self.cuts:
+        for band, t, which, _p, _n, prev_t in self.cuts:
             iid = f"cut_{band.index}_{which}_{t}"
             prev_item = self.item_of_node.get((band.h if which == "h" else band.c).get(prev_t))
             eid = f"cutlink_{band.index}_{which}_{t}"
@@ -1352,7 +1367,7 @@ class _Builder:
                 short = [n.split(" ")[0] for n in names]
                 it.label = _plain(html_text(" ".join(dict.fromkeys(short))), 7, "#1f4f9f")
                 it.width = _text_width([" ".join(dict.fromkeys(short))], 7)
-                it.attrs["tooltip"] = text
+                it.attrs["tooltip"] = _attr_text(text)
                 it.x = it.x - it.width / 2 + 4
 
     def _edge_norm(self, engine: list[Edge], sent: dict) -> float | None:
@@ -1508,9 +1523,8 @@ class _Builder:
                 x_label,
                 y + BAR_MAX / 2 - 6,
                 _plain(
-                    f"<B>{html_text(name)}</B><BR/><FONT POINT-SIZE='7'>{html_text(total)}</FONT>".replace(
-                        "'", '"'
-                    ),
+                    f"<B>{html_text(name)}</B>"
+                    + (f'<BR/><FONT POINT-SIZE="7">{html_text(total)}</FONT>' if total else ""),
                     9,
                     "#1f4f9f",
                 ),
@@ -1524,17 +1538,29 @@ class _Builder:
                 for t, arr in per_t.items():
                     norms[t] = float(np.sqrt(np.sum(arr * arr)))
                 self.panel_norms[name] = norms
-                cols = [(t, self.col_x[t]) for t in self.shown]
+                for t in self.shown:
+                    self._bar(p, t, self.col_x[t], y, norms.get(t), scale)
                 if self.elided:
-                    tot = sum(
-                        (per_t[t] for t in self.elided if t in per_t),
-                        np.zeros(self.g.node(p).shape),
+                    # The folded steps' part, summed: a number, not a bar (it adds many steps,
+                    # so it would not compare with one step's bar).
+                    parts = [per_t[t] for t in self.elided if t in per_t]
+                    tot = sum(parts[1:], parts[0]) if parts else np.zeros(1)
+                    v = float(np.sqrt(np.sum(tot * tot)))
+                    self.add_item(
+                        Item(
+                            f"barsum_{p}",
+                            "barvalue",
+                            self.elide_x,
+                            y + BAR_MAX / 2 - 6,
+                            _plain(
+                                f"Σ {len(self.elided)} steps<BR/>{html_text(format_number(v, 3))}",
+                                7,
+                                "#555555",
+                            ),
+                            width=60,
+                            height=20,
+                        )
                     )
-                    cols.append(("elided", self.elide_x))
-                    norms_elided = float(np.sqrt(np.sum(tot * tot)))
-                for t, x in cols:
-                    v = norms_elided if t == "elided" else norms.get(t)
-                    self._bar(p, t, x, y, v, scale)
             y -= BAR_MAX + 30
         self.bottom = y
 
@@ -1563,7 +1589,7 @@ class _Builder:
                     "width": "0.22",
                     "height": f"{h / 72:.3f}",
                     "fixedsize": "true",
-                    "tooltip": f"{self.param_names[p]}, t={t}: {format_number(v, 3)}",
+                    "tooltip": _attr_text(f"{self.param_names[p]}, t={t}: {format_number(v, 3)}"),
                 },
                 step=None if t == "elided" else t,
                 width=16,
@@ -1729,6 +1755,7 @@ def draw_unrolled(
     values: bool = True,
     grads: bool = True,
     trace: BackwardTrace | None = None,
+    max_columns: int | None = MAX_COLUMNS,
 ) -> UnrolledDrawing:
     """Draw a recurrent graph unrolled through time: one column per step, h_t on one row.
 
@@ -1738,7 +1765,8 @@ def draw_unrolled(
     gone, so the drawing shows the final gradients only (no per-step bars). Before any backward
     it draws the forward graph. `level` is "cell" (one box per step), "gate" (named gates) or
     "op" (every op); `weights` "per-step" (a reference per column and a weights panel) or
-    "once"; `steps=slice(a, b)` shows a window; more than 40 columns fold the middle steps.
+    "once"; `steps=slice(a, b)` shows a window; more than `max_columns` (40) columns fold the
+    middle steps, keeping the first and last 10 (`max_columns=None` never folds).
 
     >>> from tinygrad_lite import nn, randn, manual_seed
     >>> import viz
@@ -1773,6 +1801,13 @@ def draw_unrolled(
             except GraphFreedError:
                 trace = None
     layout = layout_unrolled(
-        graph, level=level, steps=steps, weights=weights, trace=trace, values=values, grads=grads
+        graph,
+        level=level,
+        steps=steps,
+        weights=weights,
+        trace=trace,
+        values=values,
+        grads=grads,
+        max_columns=max_columns,
     )
     return UnrolledDrawing(layout)
