@@ -867,13 +867,9 @@ class _Builder:
 
     # -- everything around the steps -----------------------------------------------------------
 
-    def _item_of(self, nid: int) -> str | None:
-        return self.item_of_node.get(nid)
-
     def build_inputs(self) -> None:
         """x_t items: the input slices of the library's layers, and for a user's loop the
         external, unshared operands of a step."""
-        g = self.g
         by_t = defaultdict(list)
         for nid, p in self.places.items():
             if p.is_input and p.t in self.shown_set:
