@@ -439,15 +439,23 @@ class _Builder:
         downstream: set[int] = set()
         for nid in node_ids:  # topological order
             ps = self.parents.get(nid, [])
+            # An op that only rearranges weights is a weight, also inside a step (a cell called
+            # in a user's loop joins its W_ih and W_hh at every call).
+            only_weights = (
+                ps
+                and all(p in self.weightish or _scalar_constant(g.node(p)) for p in ps)
+                and any(p in self.weightish for p in ps)
+            )
             if nid in self.places:
-                if not self.places[nid].is_input:
+                if only_weights:
+                    self.weightish.add(nid)
+                elif not self.places[nid].is_input:
                     downstream.add(nid)
                 continue
             if any(p in downstream for p in ps):
                 downstream.add(nid)
-            elif ps and all(p in self.weightish or g.node(p).kind == "constant" for p in ps):
-                if any(p in self.weightish for p in ps):
-                    self.weightish.add(nid)
+            elif only_weights:
+                self.weightish.add(nid)
         self.downstream = downstream
         self.head = [n for n in node_ids if n in downstream and n not in self.places]
         # Constant leaves made inside a step (x[t] of a constant sequence, a zero state made by
@@ -457,6 +465,8 @@ class _Builder:
             for t, ids in band.by_t.items():
                 keep = []
                 for n in ids:
+                    if n in self.weightish:
+                        continue
                     if g.node(n).kind == "constant" and n not in band.h.values():
                         self.step_leaves[n] = t
                     else:
@@ -1320,6 +1330,13 @@ class _Builder:
             self.add_item(it)
         names = it.attrs["_names"]
         for w in weight_nodes:
+            # the step's own join of the weights (a cell in a loop) is shown by this reference
+            todo = [w]
+            while todo:
+                n = todo.pop()
+                if n in self.places and n in self.weightish:
+                    self.item_of_node.setdefault(n, iid)
+                    todo.extend(self.parents.get(n, []))
             for p in self._params_of(w):
                 name = self.param_names.get(p, "W")
                 if name not in names:
@@ -1361,6 +1378,10 @@ class _Builder:
                 else:
                     if e.dst in self.weightish:
                         continue  # the join of the weights: drawn inside the weight's box
+                    if e.src in self.places:  # a step's own join: an edge from each parameter
+                        for p in self._params_of(e.src):
+                            groups[(self._once_item(p), di)].append(e)
+                        continue
                     si = self._once_item(e.src)
             else:
                 si = self.item_of_node.get(e.src)
@@ -1376,7 +1397,7 @@ class _Builder:
             norm = None
             if self.gradient_flow:
                 norm = self._edge_norm(engine, sent)
-            kind = "edge"
+            kind = "flow"
             if self.items[si].kind == "ref" or self.items[si].kind == "weight":
                 kind = "weight_edge"
             elif self.items[si].kind == "cut":
@@ -1427,9 +1448,20 @@ class _Builder:
             names = it.attrs.pop("_names", None)
             if names is not None:
                 text = " ".join(names)
-                short = [n.split(" ")[0] for n in names]
-                it.label = _plain(html_text(" ".join(dict.fromkeys(short))), 7, "#1f4f9f")
-                it.width = _text_width([" ".join(dict.fromkeys(short))], 7)
+                short = list(dict.fromkeys(n.split(" ")[0] for n in names))
+                # wrapped to the lane, so neighbouring columns' references never overlap
+                room = max(self.lane_w * 0.6, 60.0)
+                lines = [""]
+                for name in short:
+                    candidate = f"{lines[-1]} {name}".strip()
+                    if lines[-1] and _text_width([candidate], 7) > room:
+                        lines.append(name)
+                    else:
+                        lines[-1] = candidate
+                it.label = _plain("<BR/>".join(html_text(ln) for ln in lines), 7, "#1f4f9f")
+                it.width = _text_width(lines, 7)
+                it.height = 9 * len(lines) + 3
+                it.y -= (len(lines) - 1) * 4.5
                 it.attrs["tooltip"] = _attr_text(text)
                 it.x = it.x - it.width / 2 + 4
 
@@ -1805,6 +1837,11 @@ class _Builder:
             state_grads=self.state_grads(),
             cuts=sorted({f"cut_{c[0].index}_{c[2]}_{c[1]}" for c in self.cuts}),
         )
+
+
+def _scalar_constant(node: NodeInfo) -> bool:
+    """A constant that scales or shifts a weight (a number), not data."""
+    return node.kind == "constant" and math.prod(node.shape) <= 1
 
 
 def _summary_of(arr: np.ndarray) -> Summary:
