@@ -8,5 +8,7 @@
 """
 
 from .dot import Drawing, draw, save, to_dot
+from .unrolled import UnrolledDrawing, UnrolledLayout, draw_unrolled, layout_unrolled
 
 __all__ = ["Drawing", "draw", "save", "to_dot"]
+__all__ += ["UnrolledDrawing", "UnrolledLayout", "draw_unrolled", "layout_unrolled"]
