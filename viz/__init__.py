@@ -10,3 +10,7 @@
 from .dot import Drawing, draw, save, to_dot
 
 __all__ = ["Drawing", "draw", "save", "to_dot"]
+
+from .flow import GradientFlow, gradient_flow  # noqa: E402  (issue 10: gradient flow)
+
+__all__ += ["GradientFlow", "gradient_flow"]
