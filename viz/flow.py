@@ -345,7 +345,7 @@ class GradientFlow:
         if self._clip is not None:
             c = self._clip
             notes.append(
-                f"clip_grad_norm_(max_norm={c.max_norm:.3g}): total norm {c.total_norm:.3g} -> "
+                f"clip_grad_norm_(max_norm={c.max_norm:.3g}): total norm {c.total_norm:.3g} → "
                 f"{c.total_norm * c.coefficient:.3g}, every gradient ×{c.coefficient:.3g}"
             )
         return notes
