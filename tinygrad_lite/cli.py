@@ -105,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="seed of randn/rand in --set values (default 0)",
     )
+    from viz.cli_bptt import add_bptt_parser  # `bptt` (issue 10): viz is imported only here
+
+    add_bptt_parser(commands)
     return parser
 
 
@@ -239,8 +242,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         if args.command is None:
-            raise UsageError(f"choose a command: draw (see {parser.prog} --help)")
-        return _draw(args)
+            raise UsageError(f"choose a command: draw or bptt (see {parser.prog} --help)")
+        return args.run(args) if args.command == "bptt" else _draw(args)
     except UsageError as err:
         print(f"{parser.prog}: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2

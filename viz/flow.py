@@ -37,7 +37,13 @@ from tinygrad_lite.safe_io import write_file
 
 from .chart import chart_svg, stack_svgs
 
-__all__ = ["GradientFlow", "StepNorms", "find_recurrent_weight", "gradient_flow"]
+__all__ = [
+    "GradientFlow",
+    "StepNorms",
+    "find_recurrent_weight",
+    "gradient_flow",
+    "scale_spectral_radius",
+]
 
 # Ops that only rearrange a weight on its way into a step (W_hh.T, contiguous copies).
 _PASS_THROUGH = {"permute", "contiguous", "reshape", "cast", "transpose"}
@@ -82,15 +88,11 @@ class StepNorms:
 def _spectral_radius(weight: np.ndarray) -> tuple[float, str, str] | None:
     """(rho, matrix name, cell) of a recurrent weight of shape (k * H, H), k = 1, 3 or 4."""
     w = np.asarray(weight, dtype=np.float64)
-    if w.ndim != 2 or w.shape[1] == 0 or w.shape[0] % w.shape[1]:
+    found = _recurrent_block(w)
+    if found is None:
         return None
-    hidden = w.shape[1]
-    gates = w.shape[0] // hidden
-    if gates not in _GATED:
-        return None
-    cell, name = _GATED[gates]
-    block = w if gates == 1 else w[2 * hidden : 3 * hidden]
-    return float(np.max(np.abs(np.linalg.eigvals(block)))), name, cell
+    rows, name, cell = found
+    return float(np.max(np.abs(np.linalg.eigvals(w[rows])))), name, cell
 
 
 def _between(graph: Graph, earlier: int, later: int) -> set[int] | None:
@@ -120,6 +122,49 @@ def _between(graph: Graph, earlier: int, later: int) -> set[int] | None:
                 inside.add(child)
                 stack.append(child)
     return inside
+
+
+def _recurrent_block(weight: np.ndarray) -> tuple[slice, str, str] | None:
+    """(rows of W that play W's role in h_t = W h_{t-1}, matrix name, cell) for a recurrent
+    weight of shape (k * H, H), k = 1 (RNN), 3 (GRU: the candidate n) or 4 (LSTM: g)."""
+    if weight.ndim != 2 or weight.shape[1] == 0 or weight.shape[0] % weight.shape[1]:
+        return None
+    hidden = weight.shape[1]
+    gates = weight.shape[0] // hidden
+    if gates not in _GATED:
+        return None
+    cell, name = _GATED[gates]
+    rows = slice(None) if gates == 1 else slice(2 * hidden, 3 * hidden)
+    return rows, name, cell
+
+
+def scale_spectral_radius(weight, rho: float) -> float:
+    """Rescale a recurrent weight in place (a Parameter or Tensor: its `.data`) so that its
+    spectral radius is `rho`, and return the old one. For an LSTM's (4H, H) W_hh or a GRU's
+    (3H, H), the candidate block is scaled (the one `gradient_flow` reads rho from).
+
+    >>> import numpy as np
+    >>> from tinygrad_lite import Tensor
+    >>> w = Tensor(np.diag([0.5, -0.25]))
+    >>> scale_spectral_radius(w, 2.0), w.data.diagonal().tolist()
+    (0.5, [2.0, -1.0])
+    """
+    data = np.asarray(weight.data)
+    found = _recurrent_block(data)
+    if found is None:
+        raise ValueError(
+            f"scale_spectral_radius: expected a recurrent weight of shape (k * H, H) with k = 1, "
+            f"3 or 4, got {data.shape}"
+        )
+    rows = found[0]
+    block = data[rows].astype(np.float64)
+    old = float(np.max(np.abs(np.linalg.eigvals(block))))
+    if old == 0:
+        raise ValueError("scale_spectral_radius: the matrix is nilpotent (spectral radius 0)")
+    scaled = data.copy()
+    scaled[rows] = (block * (rho / old)).astype(data.dtype)
+    weight.data = scaled
+    return old
 
 
 def find_recurrent_weight(graph: Graph, hidden_nodes: Sequence[int]) -> int | None:
