@@ -79,6 +79,14 @@ def _decade(exponent: int) -> str:
     return "10" + str(exponent).translate(_SUPERSCRIPT)
 
 
+def _nice_step(raw: float) -> int:
+    """The smallest of 1, 2, 5, 10, 20, 50, ... that is at least `raw`."""
+    if raw <= 1:
+        return 1
+    decade = 10 ** math.floor(math.log10(raw))
+    return next(int(m * decade) for m in (1, 2, 5, 10) if m * decade >= raw)
+
+
 def _wrap_text(text: str, width: float) -> list[str]:
     """Split a note into lines of at most `width` characters, at spaces."""
     lines, line = [], ""
@@ -210,7 +218,7 @@ def _panel(
     bar_w = slot * (0.4 if paired else 0.68)
     gap = slot * 0.04
     show_values = slot >= 34
-    tick_every = max(1, math.ceil(count / 16))
+    tick_every = _nice_step(count / 16)
     base = top + plot_h
 
     def bar_top(value: float) -> float:
@@ -255,7 +263,8 @@ def _panel(
                 f'x="{cx:.1f}" y="{max(bar_top(value) - 5, top - 4):.1f}" font-size="11" '
                 f'text-anchor="middle" fill="#222">{_text(_number(value))}</text>'
             )
-        if i % tick_every == 0 or i == count - 1:
+        last_gap = (count - 1) % tick_every
+        if i % tick_every == 0 or (i == count - 1 and last_gap > tick_every / 2):
             out.append(
                 f'<text id="{_text(id_prefix)}tick-{t}" class="gf-step gf-tick" {step_attr} '
                 f'x="{x_mid(i):.1f}" y="{base + 16}" font-size="12" text-anchor="middle" '

@@ -8,6 +8,7 @@ is shown as typed.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 
 from rich.console import Console, Group
@@ -131,3 +132,51 @@ def gradient_flow_table(flow: GradientFlow, *, bar_width: int = 24) -> Group:
 def print_gradient_flow(flow: GradientFlow, *, console: Console | None = None, **options) -> None:
     """Print `gradient_flow_table(flow, **options)` (to a fresh rich Console by default)."""
     (console or Console()).print(gradient_flow_table(flow, **options))
+
+
+# -- the terminal stepper ---------------------------------------------------------------------
+
+KEYS = {
+    "\x1b[C": "right",
+    "\x1b[D": "left",
+    "\x1b[H": "home",
+    "\x1b[F": "end",
+    "l": "right",
+    "d": "right",
+    " ": "right",
+    "n": "right",
+    "h": "left",
+    "a": "left",
+    "p": "left",
+    "g": "home",
+    "G": "end",
+    "q": "quit",
+    "Q": "quit",
+    "\x03": "quit",  # Ctrl-C in raw mode
+    "\x04": "quit",  # Ctrl-D
+}
+
+
+def terminal_keys(stream=None):
+    """Key names ("left", "right", "home", "end", "quit") read one at a time from a terminal
+    in cbreak mode (arrows, h/l, space; q quits). The terminal is restored afterwards."""
+    import sys
+    import termios
+    import tty
+
+    stream = stream or sys.stdin
+    if not stream.isatty():
+        raise OSError("the terminal stepper needs a terminal (stdin is not a tty)")
+    fd = stream.fileno()
+    saved = termios.tcgetattr(fd)
+    try:
+        tty.setcbreak(fd)
+        while True:
+            ch = os.read(fd, 1).decode(errors="replace")
+            if ch == "\x1b":  # an escape sequence: ESC [ X
+                ch += os.read(fd, 2).decode(errors="replace")
+            name = KEYS.get(ch)
+            if name:
+                yield name
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
