@@ -303,3 +303,10 @@ def test_the_chart_is_shown_in_jupyter_and_saved_without_overwriting(tmp_path):
     with pytest.raises(FileExistsError):
         flow.save(tmp_path / "flow.svg")
     flow.save(tmp_path / "flow.svg", overwrite=True)
+
+
+def test_a_freed_graph_says_how_to_trace_it():
+    _, hs, loss, _, _ = _cell_loop("RNN")
+    loss.backward()
+    with pytest.raises(RuntimeError, match="gradient_flow: .*retain_graph=True.*in place of"):
+        gradient_flow(loss, hs)

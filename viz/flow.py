@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tinygrad_lite import Tensor, Value
+from tinygrad_lite.errors import GraphFreedError
 from tinygrad_lite.graph import BackwardTrace, Graph, export_graph, trace_backward
 from tinygrad_lite.safe_io import write_file
 
@@ -518,7 +519,13 @@ def gradient_flow(
     # is whole, so every tensor is known).
     given = None if hidden_states is None else _node_ids(_hidden_from_argument(hidden_states))
     model_weights = None if model is None else _weights_of(model)
-    trace = loss if isinstance(loss, BackwardTrace) else trace_backward(loss)
+    try:
+        trace = loss if isinstance(loss, BackwardTrace) else trace_backward(loss)
+    except GraphFreedError as err:
+        raise GraphFreedError(
+            f"gradient_flow: {err}; or call gradient_flow(loss) in place of loss.backward(), "
+            "which runs the same pass"
+        ) from None
     graph = trace.graph
     stacks_ids = _auto_hidden_states(graph) if given is None else given
     event_of = {e.node: e for e in trace.events}
