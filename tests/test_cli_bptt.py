@@ -101,3 +101,34 @@ def test_truncation_stops_the_gradient_at_each_cut():
     assert flow.steps == list(range(6))
     twin, _, twin_loss = build_bptt_model("rnn", 3, 3)  # the first window alone, same seed
     np.testing.assert_allclose(gradient_flow(twin_loss).norms, flow.norms[:3], rtol=1e-5)
+
+
+# -- what it writes -----------------------------------------------------------------------
+
+
+def test_a_dot_file_holds_the_unrolled_drawing_with_its_cuts(capsys):
+    code, out, _ = run(["bptt", "--steps", "6", "--truncate", "3", "-o", "cuts.dot"], capsys)
+    assert code == 0 and "wrote cuts.dot" in out
+    source = Path("cuts.dot").read_text()
+    assert source.startswith("digraph unrolled") and source.count("detach") >= 1
+    assert "Gradient flow through time: rnn/l0" in out  # the terminal table
+
+
+@needs_dot
+@pytest.mark.parametrize("name", ["a.svg", "a.png"])
+def test_svg_and_png_drawings_are_rendered(name, capsys):
+    code, _, _ = run(["bptt", "--cell", "gru", "--steps", "3", "-o", name], capsys)
+    data = Path(name).read_bytes()
+    assert code == 0
+    assert data.startswith(b"\x89PNG") if name.endswith(".png") else b"<svg" in data
+
+
+def test_overwrite_replaces_the_file(capsys):
+    Path("a.dot").write_text("old")
+    code, _, _ = run(["bptt", "--steps", "2", "-o", "a.dot", "--overwrite"], capsys)
+    assert code == 0 and Path("a.dot").read_text().startswith("digraph")
+
+
+def test_clip_prints_the_factor_it_applied(capsys):
+    code, out, _ = run(["bptt", "--rho", "1.5", "--clip", "0.01", "-o", "a.dot"], capsys)
+    assert code == 0 and "clip_grad_norm_: every gradient ×" in out

@@ -97,7 +97,7 @@ def build_bptt_model(
     """(layer, head, loss): the model the `bptt` command backpropagates, with its forward pass
     done. The layer is named after its cell ("rnn", "lstm", "gru"), so its steps are scoped
     "rnn/l0/t={t}"; with `truncate=K` it runs in windows of K steps, the state detached between
-    them, and the loss is the sum over windows.
+    them (one graph, one backward: the cuts are where no gradient crosses).
 
     >>> layer, head, loss = build_bptt_model("lstm", 4, 3, rho=0.9)
     >>> type(layer).__name__, loss.shape, loss.scope
@@ -105,7 +105,7 @@ def build_bptt_model(
     """
     import numpy as np
 
-    from tinygrad_lite import Tensor, manual_seed, nn
+    from tinygrad_lite import Tensor, cat, manual_seed, nn
     from tinygrad_lite.data import adding_problem, oscillator_dataset
     from tinygrad_lite.nn import functional as F
 
@@ -123,21 +123,20 @@ def build_bptt_model(
     else:
         x, y = adding_problem(1, max(steps, 2), seed=seed)
         x = Tensor(np.ascontiguousarray(x.data[:, :steps].transpose(1, 0, 2)))
+    for name, p in head.named_parameters():
+        p.name = f"head.{name}"  # shown in the drawing (the layer's own are named W_ih, W_hh...)
     window = truncate or steps
-    state, losses, outputs = None, [], []
+    state, outputs = None, []
     for start in range(0, steps, window):
         if state is not None:
             # Truncated BPTT: the value goes on, the gradient stops here (drawn as a cut).
             state = tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
         out, state = layer(x[start : start + window], state)
         outputs.append(out)
-        if task == "oscillator":
-            losses.append(F.mse_loss(head(out), y[start : start + window], reduction="sum"))
-    if task == "adding":
-        losses.append(F.mse_loss(head(outputs[-1][-1]), y))
-    loss = losses[0]
-    for more in losses[1:]:
-        loss = loss + more
+    if task == "oscillator":  # the position at every step
+        loss = F.mse_loss(head(cat(outputs, 0)), y, reduction="sum")
+    else:  # the sum of the two marked numbers, at the last step
+        loss = F.mse_loss(head(outputs[-1][-1]), y)
     return layer, head, loss
 
 
