@@ -180,3 +180,149 @@ def terminal_keys(stream=None):
                 yield name
     finally:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+def _attr(frame, names: tuple[str, ...]):
+    for name in names:
+        value = getattr(frame, name, None)
+        if value is not None:
+            return value
+    return None
+
+
+class TerminalStepper:
+    """Steps through the frames of a backward pass in a terminal, one frame per screen: the
+    frame's description (the same words the HTML page shows), where the pass is in time (one
+    mark per step: filled once h_t's gradient is complete, the current step outlined) and the
+    gradients the current event sent. `run(keys)` reads key names ("left", "right", "home",
+    "end", "quit"; `terminal_keys()` by default), so a test can script it.
+
+    `frames` come from `viz.bptt_frames`; `flow` (a `GradientFlow` of the same pass) adds the
+    time strip and the sent gradients.
+    """
+
+    def __init__(self, frames, *, flow: GradientFlow | None = None, console: Console | None = None):
+        self.frames = list(frames)
+        if not self.frames:
+            raise ValueError("TerminalStepper: there are no frames to show")
+        self.flow = flow
+        self.console = console or Console()
+        self.index = 0
+        self._places = None
+
+    # -- one frame ------------------------------------------------------------------------
+
+    def description(self, k: int) -> str:
+        """The words that describe frame k (the frame's own description)."""
+        text = _attr(self.frames[k], ("description", "text"))
+        return str(text) if text is not None else str(self.frames[k])
+
+    def _event(self, k: int) -> int | None:
+        event = _attr(self.frames[k], ("event", "event_index"))
+        return event if isinstance(event, int) else None
+
+    def _time_strip(self, event: int | None) -> Text:
+        from .timeline import time_places
+
+        flow = self.flow
+        text = Text()
+        if flow is None or event is None:
+            return text
+        if self._places is None:
+            self._places = time_places(flow.trace.graph)
+        place = self._places.get(flow.trace.events[event].node)
+        reached = flow.steps_reached(event)
+        caret = None
+        for s in flow.stacks:
+            lo, hi = _log_range(s.norms)
+            text.append(f"{s.stack:>16} ", style="bold")
+            for t, v in zip(s.steps, s.norms):
+                current = place is not None and place.stack == s.stack and place.t == t
+                if current:
+                    caret = (s.stack, t)
+                mark = sparkline([v], low=lo, high=hi) if t in reached[s.stack] else "·"
+                style = "reverse bold yellow" if current else ("cyan" if mark != "·" else "dim")
+                text.append(f" {mark} ", style=style)
+            text.append("\n")
+            if caret is not None and caret[0] == s.stack:
+                column = s.steps.index(caret[1])
+                text.append(" " * (17 + 3 * column) + " ^ now\n", style="bold yellow")
+        text.append(" " * 17)
+        for t in flow.stacks[0].steps:
+            text.append(f"{t:^3}", style="dim")
+        return text
+
+    def _sent(self, event: int | None) -> Table | None:
+        if self.flow is None or event is None:
+            return None
+        graph = self.flow.trace.graph
+        ev = self.flow.trace.events[event]
+        if not ev.sent:
+            return None
+        table = Table(box=None, pad_edge=False, show_header=True, header_style="dim")
+        table.add_column("sent to")
+        table.add_column("scope", style="dim")
+        table.add_column("||gradient||", justify="right")
+        for s in ev.sent:
+            node = graph.node(s.edge.src)
+            name = node.label or node.op or f"{node.kind} #{node.id} {node.shape}"
+            table.add_row(
+                Text(f"{name} (operand {s.edge.index})"), Text(node.scope), _number(s.grad.norm)
+            )
+        return table
+
+    def render(self, k: int):
+        """The screen of frame k, as a rich renderable."""
+        from rich.panel import Panel
+
+        event = self._event(k)
+        parts = [Text(self.description(k), style="bold"), Text("")]
+        strip = self._time_strip(event)
+        if strip.plain:
+            parts += [
+                Text("||dL/dh_t|| of each step once complete (· not reached yet)", style="dim"),
+                strip,
+                Text(""),
+            ]
+        sent = self._sent(event)
+        if sent is not None:
+            parts.append(sent)
+        return Panel(
+            Group(*parts),
+            title=Text(f"backward pass: frame {k + 1} / {len(self.frames)}"),
+            subtitle=Text("← → step   Home End   q quit"),
+            expand=True,
+        )
+
+    # -- the loop -----------------------------------------------------------------------
+
+    def run(self, keys=None) -> list[int]:
+        """Show frame 0, then move with each key until "quit" (or the keys run out); returns
+        the indices shown, in order."""
+        keys = terminal_keys() if keys is None else keys
+        shown = [self.index]
+        self._show()
+        for key in keys:
+            key = KEYS.get(key, key)  # raw characters ("\x1b[C", "q") or key names
+            if key == "quit":
+                break
+            last = len(self.frames) - 1
+            moves = {"right": self.index + 1, "left": self.index - 1, "home": 0, "end": last}
+            if key not in moves:
+                continue
+            self.index = min(max(moves[key], 0), last)
+            shown.append(self.index)
+            self._show()
+        return shown
+
+    def _show(self) -> None:
+        if self.console.is_terminal:
+            self.console.clear()
+        self.console.print(self.render(self.index))
+
+
+def run_terminal_stepper(
+    frames, *, flow: GradientFlow | None = None, keys=None, console=None
+) -> list[int]:
+    """Step through `frames` in the terminal (see `TerminalStepper`); returns the frames shown."""
+    return TerminalStepper(frames, flow=flow, console=console).run(keys)
