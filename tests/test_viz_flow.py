@@ -310,3 +310,32 @@ def test_a_freed_graph_says_how_to_trace_it():
     loss.backward()
     with pytest.raises(RuntimeError, match="gradient_flow: .*retain_graph=True.*in place of"):
         gradient_flow(loss, hs)
+
+
+def test_truncation_cuts_are_found_where_the_state_was_detached():
+    tl.manual_seed(0)
+    rnn = nn.RNN(2, 3)
+    x, state, outputs = tl.randn(7, 1, 2), None, []
+    for start in range(0, 7, 3):  # windows 0-2, 3-5, 6
+        state = None if state is None else state.detach()
+        out, state = rnn(x[start : start + 3], state)
+        outputs.append(out)
+    flow = gradient_flow(tl.cat(outputs, 0).sum(), model=rnn)
+    assert flow.stacks[0].cuts == (2, 5)
+    assert 'class="gf-cut"' in flow.svg() and "detach()" in flow.svg()
+
+
+def test_an_unbroken_chain_has_no_cuts():
+    for kind in sorted(CELLS):
+        _, hs, loss, _, _ = _cell_loop(kind)
+        assert gradient_flow(loss, hs).stacks[0].cuts == ()
+
+
+def test_the_measured_factor_stops_at_the_last_cut():
+    tl.manual_seed(0)
+    rnn = nn.RNN(2, 3)
+    first, state = rnn(tl.randn(3, 1, 2))
+    second, _ = rnn(tl.randn(3, 1, 2), state.detach())
+    s = gradient_flow(tl.cat([first, second], 0).sum(), model=rnn).stacks[0]
+    assert s.cuts == (2,)
+    assert s.factor_per_step() == pytest.approx((s.norms[3] / s.norms[5]) ** 0.5)

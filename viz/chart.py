@@ -34,6 +34,7 @@ __all__ = ["CHART_CSS", "chart_svg", "stack_svgs"]
 BAR = "#3b7dc4"
 AFTER = "#f08c2e"
 REFERENCE = "#b2182b"
+CUT = "#c0392b"
 NONFINITE = "#d00000"
 AXIS = "#444444"
 GRID = "#e4e4e4"
@@ -136,6 +137,7 @@ def _panel(
     id_prefix: str,
     ylabel: str,
     reverse: bool,
+    cuts: Collection[int],
 ) -> tuple[list[str], int, int]:
     """The chart's elements (without the <svg> root), its width and its height."""
     count = len(steps)
@@ -270,24 +272,45 @@ def _panel(
                 f'x="{x_mid(i):.1f}" y="{base + 16}" font-size="12" text-anchor="middle" '
                 f'fill="{AXIS}">{int(t)}</text>'
             )
+    # Truncation cuts: a dashed line between step t and the next, where no gradient crosses.
+    position = {int(t): i for i, t in enumerate(steps)}
+    for t in cuts:
+        if int(t) in position and position[int(t)] < count - 1:
+            x = left + slot * (position[int(t)] + 1)
+            out.append(
+                f'<line class="gf-cut" x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{base}" '
+                f'stroke="{CUT}" stroke-width="2" stroke-dasharray="5 3"/>'
+                f'<text x="{x:.1f}" y="{top - 4}" font-size="11" text-anchor="middle" '
+                f'fill="{CUT}">detach</text>'
+            )
     out.append(
         f'<text x="{left + plot_w / 2:.1f}" y="{base + 34}" font-size="12" '
         f'text-anchor="middle" fill="{AXIS}">time step t  (the backward pass runs from '
         f"{'left to right' if reverse else 'right to left'})</text>"
     )
 
-    # The reference rho^(T-t), anchored at the last step with a positive finite norm: a straight
-    # line on the log scale, cut to the plot box by hand (no clipPath ids to collide).
+    # The reference rho^(T-t), anchored where the backward pass starts (the last step with a
+    # positive finite norm; the first for a reverse direction), one line per stretch between
+    # truncation cuts since each restarts the pass: straight on the log scale, cut to the plot
+    # box by hand (no clipPath ids to collide).
     legend = [("rect", BAR, "||dL/dh_t||" if not paired else "||dL/dh_t|| before clipping")]
     if paired:
         legend.append(("rect", AFTER, after_label))
     if rho is not None and math.isfinite(rho) and rho > 0 and count >= 2:
-        # The pass starts at the last step (the first, for a reverse direction): anchor there.
-        order = range(count) if reverse else range(count - 1, -1, -1)
-        anchor = next((i for i in order if math.isfinite(norms[i]) and norms[i] > 0), None)
-        if anchor is not None:
+        bounds = sorted(position[int(t)] for t in cuts if int(t) in position)
+        stretches = [
+            (lo, hi)
+            for lo, hi in zip([0] + [b + 1 for b in bounds], bounds + [count - 1])
+            if hi > lo
+        ]
+        drawn = False
+        for lo, hi in stretches:
+            order = range(lo, hi + 1) if reverse else range(hi, lo - 1, -1)
+            anchor = next((i for i in order if math.isfinite(norms[i]) and norms[i] > 0), None)
+            if anchor is None:
+                continue
 
-            def log_ref(i: int) -> float:
+            def log_ref(i: int, anchor: int = anchor) -> float:
                 back = (i - anchor) if reverse else (anchor - i)  # steps back from the anchor
                 return math.log10(norms[anchor]) + back * math.log10(rho)
 
@@ -295,21 +318,23 @@ def _panel(
                 return top + plot_h * (1 - (lv - lo_exp) / span)
 
             seg = _clip_segment(
-                x_mid(0),
-                y_log(log_ref(0)),
-                x_mid(count - 1),
-                y_log(log_ref(count - 1)),
+                x_mid(lo),
+                y_log(log_ref(lo)),
+                x_mid(hi),
+                y_log(log_ref(hi)),
                 left,
                 top,
                 left + plot_w,
                 base,
             )
             if seg is not None:
+                drawn = True
                 out.append(
                     f'<line class="gf-ref" x1="{seg[0]:.1f}" y1="{seg[1]:.1f}" '
                     f'x2="{seg[2]:.1f}" y2="{seg[3]:.1f}" stroke="{REFERENCE}" '
                     'stroke-width="2" stroke-dasharray="7 4"/>'
                 )
+        if drawn or stretches:
             legend.append(("line", REFERENCE, f"∝ ρ^(T−t), {rho_label} = {rho:.3g}"))
 
     # Legend, below the axis title, wrapped to the chart's width (about 6.5 px a character).
@@ -354,6 +379,7 @@ def chart_svg(
     id_prefix: str = "",
     ylabel: str = "||dL/dh_t|| (log scale)",
     reverse: bool = False,
+    cuts: Collection[int] = (),
 ) -> str:
     """An SVG bar chart of gradient norms per time step on a log scale.
 
@@ -362,6 +388,7 @@ def chart_svg(
     draws every other step as a dashed outline (class `gf-pending`), for a page that fills the
     bars in as the backward pass reaches them. `reverse=True` is for a reverse direction, whose
     backward pass runs from the first step to the last (the reference is anchored at t = 0).
+    `cuts` (steps t) draws a dashed "detach" line between t and the next step (truncated BPTT).
     Zeros sit on the axis as a stub labelled 0; NaN
     and Inf fill the plot's height in red. See the module docstring for the element ids.
 
@@ -391,6 +418,7 @@ def chart_svg(
         id_prefix=id_prefix,
         ylabel=ylabel,
         reverse=reverse,
+        cuts=cuts,
     )
     return _wrap(body, width, height)
 

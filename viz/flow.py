@@ -59,7 +59,9 @@ class StepNorms:
     processed h_t (its gradient is complete from then on), None when no event did (a leaf, or a
     step the loss does not depend on). `rho` is the spectral radius of the recurrent weight
     (None when unknown), `rho_label` names the matrix, `weight_source` says where it came from.
-    `reverse` is True for a reverse direction, whose backward pass runs from t = 0 to T - 1."""
+    `reverse` is True for a reverse direction, whose backward pass runs from t = 0 to T - 1.
+    `cuts` lists the steps t after which the state was detached (truncated BPTT): no gradient
+    crosses from the step after t back into t."""
 
     stack: str
     steps: tuple[int, ...]
@@ -71,19 +73,55 @@ class StepNorms:
     weight_source: str
     reverse: bool
     cell: str | None
+    cuts: tuple[int, ...] = ()
 
     def factor_per_step(self) -> float | None:
-        """The measured growth per step back in time: (||dL/dh_first|| / ||dL/dh_last||)^(1 /
-        (T - 1)) in the order the backward pass visits them; None when undefined."""
-        if len(self.norms) < 2:
+        """The measured growth per step back in time, (||dL/dh_first|| / ||dL/dh_last||)^(1 /
+        (n - 1)) over the n steps the backward pass runs through first, up to the first cut
+        (in the order it visits them); None when undefined (fewer than two steps, or a zero).
+        """
+        norms = list(self.norms)
+        cut_at = [self.steps.index(t) for t in self.cuts]  # positions i: a cut after i
+        if self.reverse:  # the pass starts at t = 0 and runs forward in time
+            end = min(cut_at, default=len(norms) - 1)
+            segment = norms[: end + 1][::-1]
+        else:  # it starts at the last step and runs back
+            segment = norms[max(cut_at, default=-1) + 1 :]
+        if len(segment) < 2:
             return None
-        # The pass starts at the last step (the first, for a reverse direction) and ends there.
-        start, end = (
-            (self.norms[0], self.norms[-1]) if self.reverse else (self.norms[-1], self.norms[0])
-        )
-        if not (math.isfinite(start) and math.isfinite(end) and start > 0 and end > 0):
+        first, last = segment[-1], segment[0]  # the pass visits segment[-1] first
+        if not (math.isfinite(first) and math.isfinite(last) and first > 0 and last > 0):
             return None
-        return (end / start) ** (1.0 / (len(self.norms) - 1))
+        return (last / first) ** (1.0 / (len(segment) - 1))
+
+
+def _find_cuts(graph: Graph, nodes: Sequence[int], reverse: bool) -> tuple[int, ...]:
+    """Positions i such that the state after step i+1 does not depend on the state after step
+    i (i+1 on i for a reverse direction): a detach() between them. A walk down from each state,
+    at most 32 ops deep and never through another state, looks for the next one."""
+    children: dict[int, list[int]] = {}
+    for e in graph.edges:
+        children.setdefault(e.src, []).append(e.dst)
+    states = set(nodes)
+    cuts = []
+    for i in range(len(nodes) - 1):
+        source, target = (nodes[i + 1], nodes[i]) if reverse else (nodes[i], nodes[i + 1])
+        seen, frontier, found = {source}, [source], False
+        for _ in range(32):
+            following = []
+            for node in frontier:
+                for child in children.get(node, ()):
+                    if child == target:
+                        found = True
+                    elif child not in seen and child not in states:
+                        seen.add(child)
+                        following.append(child)
+            if found or not following:
+                break
+            frontier = following
+        if not found:
+            cuts.append(i)
+    return tuple(cuts)
 
 
 def _spectral_radius(weight: np.ndarray) -> tuple[float, str, str] | None:
@@ -382,7 +420,10 @@ class GradientFlow:
             notes.append(f"ρ({s.rho_label}) = {s.rho:.3g} {trend}")
         factor = s.factor_per_step()
         if factor is not None:
-            notes.append(f"measured: ×{factor:.3g} per step back in time")
+            since = " (since the last cut)" if s.cuts else ""
+            notes.append(f"measured: ×{factor:.3g} per step back in time{since}")
+        if s.cuts:
+            notes.append("dashed red lines: detach() (truncated BPTT), no gradient crosses them")
         if s.rho is not None and s.cell in ("LSTM", "GRU"):
             notes.append(
                 f"{s.cell}: ρ of the candidate block {s.rho_label}; the gates rescale every "
@@ -422,6 +463,7 @@ class GradientFlow:
                     notes=self._notes(s),
                     id_prefix=self._prefix(i),
                     reverse=s.reverse,
+                    cuts=s.cuts,
                 )
             )
         return stack_svgs(panels)
@@ -569,6 +611,9 @@ def gradient_flow(
                 weight_source=source,
                 reverse=stack.endswith("_reverse"),
                 cell=cell,
+                cuts=tuple(
+                    pairs[i][0] for i in _find_cuts(graph, nodes, stack.endswith("_reverse"))
+                ),
             )
         )
     return GradientFlow(stacks, trace, clip)
