@@ -154,6 +154,12 @@ def _check_html(path: str, overwrite: bool) -> None:
         raise _Usage(f"the folder {folder!r} does not exist; create it first")
 
 
+def _stdin_is_terminal() -> bool:
+    import sys
+
+    return sys.stdin.isatty()
+
+
 def run_bptt(args: argparse.Namespace) -> int:
     """Run `tinygrad-lite bptt` with parsed `args`; user mistakes raise `cli.UsageError`."""
     from tinygrad_lite.cli import UsageError, _check_output, _render
@@ -172,6 +178,8 @@ def _run(args, check_output, render) -> int:
 
     if not args.output and not args.interactive:
         raise _Usage("nothing to do: give -o FILE (.html, .svg, .png, .dot) or --interactive")
+    if args.interactive and not _stdin_is_terminal():
+        raise _Usage("--interactive needs a terminal (stdin is not one); write -o FILE.html")
     if args.truncate is not None and args.truncate >= args.steps:
         raise _Usage(
             f"--truncate {args.truncate} cuts nothing in {args.steps} steps; give K < --steps"
@@ -232,5 +240,5 @@ def _run(args, check_output, render) -> int:
     if args.interactive:
         from .console_flow import run_terminal_stepper
 
-        run_terminal_stepper(frames)
+        run_terminal_stepper(frames, flow=flow)
     return 0
