@@ -37,6 +37,7 @@ from tinygrad_lite.graph import BackwardTrace, Graph, export_graph, trace_backwa
 from tinygrad_lite.safe_io import write_file
 
 from .chart import chart_svg, stack_svgs
+from .timeline import hidden_states
 
 __all__ = [
     "GradientFlow",
@@ -305,12 +306,6 @@ def _node_ids(stacks: dict[str, list[tuple[int, object]]]) -> dict[str, list[tup
 
 
 def _auto_hidden_states(graph: Graph) -> dict[str, list[tuple[int, int]]]:
-    try:
-        from .timeline import hidden_states
-    except ImportError:  # pragma: no cover - viz.timeline ships with viz
-        raise ValueError(
-            "gradient_flow: cannot find the time steps here; pass hidden_states=[h_0, ..., h_T]"
-        ) from None
     found = hidden_states(graph)
     if not found:
         raise ValueError(
@@ -407,9 +402,7 @@ class GradientFlow:
     def _notes(self, s: StepNorms) -> list[str]:
         notes = []
         if s.rho is None:
-            notes.append(
-                "ρ unknown: pass model= or weight_hh= to gradient_flow to draw the ρ^(T−t) line"
-            )
+            notes.append(f"ρ unknown: {s.weight_source}, to draw the ρ^(T−t) line")
         else:
             if s.rho > 1:
                 trend = "> 1: the gradient grows going back in time (explodes)"
@@ -502,10 +495,15 @@ def _weight_for_stack(stack, given, model_weights, graph, nodes):
         rho, label, cell = measured
         return rho, label, cell, "given as weight_hh"
     if model_weights is None:
-        return None, "W_hh", None, "not known (pass model= or weight_hh=)"
+        return None, "W_hh", None, "pass model= or weight_hh= to gradient_flow"
     found = find_recurrent_weight(graph, nodes)
     if found is None or found not in model_weights:
-        return None, "W_hh", None, "not found among the model's parameters"
+        return (
+            None,
+            "W_hh",
+            None,
+            ("no parameter of the model multiplies h_t as a (k * H, H) matrix; pass weight_hh="),
+        )
     name, array = model_weights[found]
     rho, label, cell = _spectral_radius(array)
     return rho, label, cell, f"the model's {name}, the parameter multiplying h_t in each step"
