@@ -339,3 +339,14 @@ def test_the_measured_factor_stops_at_the_last_cut():
     s = gradient_flow(tl.cat([first, second], 0).sum(), model=rnn).stacks[0]
     assert s.cuts == (2,)
     assert s.factor_per_step() == pytest.approx((s.norms[3] / s.norms[5]) ** 0.5)
+
+
+def test_bar_events_say_when_each_bar_fills_in():
+    _, hs, loss, _, _ = _cell_loop("GRU")
+    flow = gradient_flow(loss, hs)
+    events = flow.bar_events()
+    assert events == {f"bar-{t}": e for t, e in zip(flow.steps, flow.stacks[0].events)}
+    k = sorted(events.values())[2]
+    assert {bar for bar, e in events.items() if e <= k} == {
+        f"bar-{t}" for t in flow.steps_reached(k)["h"]
+    }

@@ -387,6 +387,16 @@ class GradientFlow:
             for t in s.steps
         }
 
+    def bar_events(self) -> dict[str, int | None]:
+        """Bar id (as in `svg()`) -> index of the backward event after which that step's
+        gradient is complete (None: never). A page showing event k fills the bars whose index
+        is <= k and marks the others `gf-pending`: all a stepper needs to animate the chart."""
+        return {
+            f"{self._prefix(i)}bar-{t}": e
+            for i, s in enumerate(self.stacks)
+            for t, e in zip(s.steps, s.events)
+        }
+
     def steps_reached(self, event_index: int) -> dict[str, set[int]]:
         """For each stack, the steps whose gradient is complete once backward event number
         `event_index` (0-based, as in `trace.events`) has run: what a stepper shows filled."""
