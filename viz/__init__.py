@@ -8,7 +8,9 @@
 """
 
 from .dot import Drawing, draw, save, to_dot
+from .flow import GradientFlow, gradient_flow
 from .unrolled import UnrolledDrawing, UnrolledLayout, draw_unrolled, layout_unrolled
 
 __all__ = ["Drawing", "draw", "save", "to_dot"]
+__all__ += ["GradientFlow", "gradient_flow"]
 __all__ += ["UnrolledDrawing", "UnrolledLayout", "draw_unrolled", "layout_unrolled"]
