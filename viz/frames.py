@@ -144,8 +144,7 @@ class BPTTFrames(Sequence):
 
     def classes(self, k: int) -> dict[str, str]:
         """Drawn item/edge id -> CSS class once frame `k` has run (see `Frame.classes`)."""
-        state = {i: "tl-pending" for i in self.layout.items}
-        state.update({e: "tl-pending" for e in self.layout.edges})
+        state = dict.fromkeys(self.changing(), "tl-pending")
         for changes in (self._item_changes, self._edge_changes):
             for frame_changes in changes[: k + 1]:
                 state.update(frame_changes)
@@ -154,6 +153,19 @@ class BPTTFrames(Sequence):
         for edge_id in self._edges_now(k):
             state[edge_id] = "tl-now"
         return state
+
+    def changing(self) -> list[str]:
+        """The drawn ids whose state some frame changes (they start as `tl-pending`); the
+        others (titles, inputs, edges no gradient goes along) keep their plain look."""
+        if "changing" not in self._state_cache:
+            ids: dict[str, None] = {}
+            for k in range(len(self._frames)):
+                for changes in (self._item_changes[k], self._edge_changes[k]):
+                    ids.update(dict.fromkeys(i for i, _ in changes))
+                ids.update(dict.fromkeys(self._frames[k].current_items))
+                ids.update(dict.fromkeys(self._edges_now(k)))
+            self._state_cache["changing"] = list(ids)
+        return self._state_cache["changing"]
 
     def _edges_now(self, k: int) -> list[str]:
         edge_of = self.layout.edge_of
@@ -251,11 +263,40 @@ def node_name(node: NodeInfo, layout: UnrolledLayout | None = None) -> str:
             if drawn.kind in ("cell", "gates"):
                 what = "gates" if drawn.kind == "gates" or node.op.endswith("gates") else "cell"
                 return f"the {what} at t = {t}{lane}"
-    if node.scope.endswith("/weights") and node.kind == "op":
-        return f"{node.scope[: -len('/weights')]}'s shared weights ({node.op} #{node.id})"
+    if node.scope.endswith("/weights") and node.kind == "op" and layout is not None:
+        params = _params_above(node.id, layout)
+        if params:
+            return f"the shared {' & '.join(params)} ({node.op} of the weights)"
     if node.kind == "op":
         return f"{node.op} #{node.id}"
     return f"{node.kind} #{node.id}"
+
+
+def _params_above(node_id: int, layout: UnrolledLayout) -> list[str]:
+    """Names of the parameters a weight-preparation node is built from (W_ih, W_hh, ...),
+    found by an iterative walk up the graph (the parents map is built once per layout)."""
+    cache = layout.__dict__.setdefault("_stepper_params_above", {})
+    if node_id in cache:
+        return cache[node_id]
+    parents = layout.__dict__.get("_stepper_parents")
+    if parents is None:
+        parents = {}
+        graph = layout.__dict__["_stepper_graph"]
+        for e in sorted(graph.edges, key=lambda e: e.index):
+            parents.setdefault(e.dst, []).append(e.src)
+        layout.__dict__["_stepper_parents"] = parents
+    found, stack, seen = [], [node_id], {node_id}
+    while stack:
+        n = stack.pop()
+        if n in layout.param_names:
+            found.append((n, layout.param_names[n]))
+            continue
+        for p in parents.get(n, ()):
+            if p not in seen:
+                seen.add(p)
+                stack.append(p)
+    cache[node_id] = [name for _, name in sorted(found)]
+    return cache[node_id]
 
 
 def _describe(graph, layout, events, accumulated, step, incoming) -> str:
@@ -334,6 +375,7 @@ def bptt_frames(
         trace = trace_backward(loss, retain_graph=True, keep_arrays=True)
     graph = trace.graph
     layout = layout_unrolled(graph, level=level, steps=steps, weights=weights, trace=trace)
+    layout.__dict__["_stepper_graph"] = graph
     from .flow import gradient_flow  # flow imports frames' neighbours; keep the import local
 
     try:
@@ -418,6 +460,8 @@ def _build(trace: BackwardTrace, layout: UnrolledLayout, granularity: str, flow)
                 if edge_id is not None:
                     e_changes.append((edge_id, "tl-sent"))
                     t = ref_step_items.get(edge_id)
+                    if t is not None:
+                        i_changes.append((layout.edges[edge_id].src, "tl-done"))
                     if t is not None and t not in seen_bar_steps:
                         seen_bar_steps.add(t)
                         i_changes.extend((b, "tl-done") for b in bar_steps.get(t, ()))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 
 from tinygrad_lite.safe_io import write_file
 
@@ -212,6 +213,16 @@ def _accum_rows(frames: BPTTFrames) -> list[list[list]]:
     return rows
 
 
+def _sized(svg: str, scale: float = 0.8) -> str:
+    """The SVG drawn at `scale` px per pt (Graphviz writes sizes in pt; 1 pt = 1.33 px would make
+    a 16-step drawing several screens wide), scrollable inside #graph."""
+    match = re.search(r'<svg width="([0-9.]+)pt" height="([0-9.]+)pt"', svg)
+    if match is None:
+        return svg
+    w, h = (float(v) * scale for v in match.groups())
+    return svg[: match.start()] + f'<svg width="{w:.0f}px" height="{h:.0f}px"' + svg[match.end() :]
+
+
 def stepper_html(frames: BPTTFrames, *, title: str | None = None, interval_ms: int = 600) -> str:
     """The stepper page as one HTML string (see the module docstring).
 
@@ -225,7 +236,7 @@ def stepper_html(frames: BPTTFrames, *, title: str | None = None, interval_ms: i
     (1, False)
     """
     layout = frames.layout
-    ids = list(layout.items) + list(layout.edges)
+    ids = frames.changing()
     class_no = {c: i for i, c in enumerate(_CLASSES)}
     changes = []
     for k in range(len(frames)):
@@ -269,7 +280,7 @@ def stepper_html(frames: BPTTFrames, *, title: str | None = None, interval_ms: i
 <span class="key" style="background:#333;opacity:.2"></span>not reached yet</div>
 <div id="description" aria-live="polite"></div>
 <div id="main">
-<div id="graph">{layout.svg()}</div>
+<div id="graph">{_sized(layout.svg())}</div>
 <div id="side"><div id="chart">{chart}</div>
 <div id="accum"><h3>Shared weights: gradient collected so far</h3>
 <table><thead><tr><th>node</th><th>contributions</th><th>||sum so far||</th></tr></thead>
