@@ -235,8 +235,15 @@ _CSS_BY_CLASS = {
 }
 
 
-_GATE_WORDS = {"i": "input gate", "f": "forget gate", "g": "candidate", "o": "output gate",
-               "r": "reset gate", "z": "update gate", "n": "candidate"}
+_GATE_WORDS = {
+    "i": "input gate",
+    "f": "forget gate",
+    "g": "candidate",
+    "o": "output gate",
+    "r": "reset gate",
+    "z": "update gate",
+    "n": "candidate",
+}
 
 
 def node_name(node: NodeInfo, layout: UnrolledLayout | None = None) -> str:
