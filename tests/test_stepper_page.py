@@ -22,7 +22,10 @@ ARGS = [
     "--no-first-run",
 ]
 
-playwright_api = pytest.importorskip("playwright.sync_api")
+if os.environ.get("CI"):
+    import playwright.sync_api as playwright_api  # in CI a missing playwright is an error
+else:
+    playwright_api = pytest.importorskip("playwright.sync_api")
 if not os.path.exists(CHROMIUM):
     if os.environ.get("CI"):
         raise RuntimeError(f"{CHROMIUM} is missing: run `sudo apt-get install chromium`")
