@@ -80,6 +80,11 @@ class Frame:
     _owner: BPTTFrames = field(repr=False, compare=False, default=None)
 
     @property
+    def event(self) -> int:
+        """The index of the (last) backward event this frame shows, as in `trace.events`."""
+        return self.events[-1]
+
+    @property
     def finished(self) -> frozenset[int]:
         """Every node that holds its final gradient once this frame has run."""
         return self._owner.finished(self.index)

@@ -163,9 +163,8 @@ def json_for_script(value) -> str:
     return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
-def _chart_current(frames: BPTTFrames) -> list[list[str]]:
+def _chart_current(frames: BPTTFrames, flow) -> list[list[str]]:
     """Per frame: the chart bar ids of the step being processed (bold outline)."""
-    flow = frames.flow
     if flow is None:
         return [[] for _ in frames]
     ids = flow.bar_ids()
@@ -181,9 +180,9 @@ def _chart_current(frames: BPTTFrames) -> list[list[str]]:
     return out
 
 
-def _bar_frames(frames: BPTTFrames) -> dict[str, int | None]:
+def _bar_frames(frames: BPTTFrames, flow) -> dict[str, int | None]:
     """Chart bar id -> the first frame from which that step's gradient is complete."""
-    if frames.flow is None:
+    if flow is None:
         return {}
     frame_of_event = {}
     for f in frames:
@@ -191,7 +190,7 @@ def _bar_frames(frames: BPTTFrames) -> dict[str, int | None]:
             frame_of_event[e] = f.index
     return {
         bar: (None if ev is None else frame_of_event.get(ev))
-        for bar, ev in frames.flow.bar_events().items()
+        for bar, ev in flow.bar_events().items()
     }
 
 
@@ -229,8 +228,12 @@ def _sized(svg: str, scale: float = 0.8) -> str:
     return svg[: match.start()] + f'<svg width="{w:.0f}px" height="{h:.0f}px"' + svg[match.end() :]
 
 
-def stepper_html(frames: BPTTFrames, *, title: str | None = None, interval_ms: int = 600) -> str:
-    """The stepper page as one HTML string (see the module docstring).
+def stepper_html(
+    frames: BPTTFrames, *, flow=None, title: str | None = None, interval_ms: int = 600
+) -> str:
+    """The stepper page as one HTML string (see the module docstring). `flow` (a
+    `viz.gradient_flow` result of the same pass, e.g. with rho or clipping) replaces the chart
+    the frames made themselves (`frames.flow`).
 
     >>> import tinygrad_lite as tl
     >>> from tinygrad_lite import nn, randn
@@ -242,6 +245,7 @@ def stepper_html(frames: BPTTFrames, *, title: str | None = None, interval_ms: i
     (1, False, False)
     """
     layout = frames.layout
+    flow = flow if flow is not None else frames.flow
     ids = frames.changing()
     class_no = {c: i for i, c in enumerate(_CLASSES)}
     changes = []
@@ -255,12 +259,12 @@ def stepper_html(frames: BPTTFrames, *, title: str | None = None, interval_ms: i
         "current": [list(f.current_items) for f in frames],
         "now": [frames._edges_now(k) for k in range(len(frames))],
         "desc": [f.description for f in frames],
-        "bars": _bar_frames(frames),
-        "chartCurrent": _chart_current(frames),
+        "bars": _bar_frames(frames, flow),
+        "chartCurrent": _chart_current(frames, flow),
         "accum": _accum_rows(frames),
         "interval": int(interval_ms),
     }
-    chart = frames.flow.svg() if frames.flow is not None else "<p>(no recurrence found)</p>"
+    chart = flow.svg() if flow is not None else "<p>(no recurrence found)</p>"
     heading = html.escape(title or f"Backpropagation through time, step by step: {layout.title}")
     n = len(frames)
     return f"""<!DOCTYPE html>
@@ -304,9 +308,11 @@ class Stepper:
     `srcdoc` holds the whole page, so several steppers on one notebook page never share ids),
     `save(path)` writes it, `html` is the page text."""
 
-    def __init__(self, frames: BPTTFrames, *, title: str | None = None, interval_ms: int = 600):
+    def __init__(
+        self, frames: BPTTFrames, *, flow=None, title: str | None = None, interval_ms: int = 600
+    ):
         self.frames = frames
-        self.html = stepper_html(frames, title=title, interval_ms=interval_ms)
+        self.html = stepper_html(frames, flow=flow, title=title, interval_ms=interval_ms)
 
     def _repr_html_(self) -> str:
         doc = html.escape(self.html, quote=True)
@@ -323,10 +329,12 @@ class Stepper:
         return f"Stepper({len(self.frames)} frames)"
 
 
-def save_stepper(frames: BPTTFrames, path, *, overwrite: bool = False, title: str | None = None):
+def save_stepper(
+    frames: BPTTFrames, path, *, overwrite: bool = False, flow=None, title: str | None = None
+):
     """Write the stepper page for `frames` (from `viz.bptt_frames`) to `path`: one HTML file
     that works offline. Never replaces an existing file unless `overwrite=True`. Returns the
-    `Stepper` (Jupyter shows it inline).
+    `Stepper` (Jupyter shows it inline). `flow` as in `stepper_html`.
 
     >>> import tempfile, os, tinygrad_lite as tl
     >>> from tinygrad_lite import nn, randn
@@ -338,6 +346,6 @@ def save_stepper(frames: BPTTFrames, path, *, overwrite: bool = False, title: st
     >>> os.path.getsize(path) > 0, stepper
     (True, Stepper(...))
     """
-    stepper = Stepper(frames, title=title)
+    stepper = Stepper(frames, flow=flow, title=title)
     stepper.save(path, overwrite=overwrite)
     return stepper
