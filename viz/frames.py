@@ -434,6 +434,7 @@ def _build(trace: BackwardTrace, layout: UnrolledLayout, granularity: str, flow)
             item_nodes.setdefault(item, set()).add(nid)
     left = {item: set(nodes) for item, nodes in item_nodes.items()}
     bar_steps = _bar_steps(layout)
+    gates = _gate_items(layout)
     ref_step_items = {
         eid: layout.items[d.src].step
         for eid, d in layout.edges.items()
@@ -492,6 +493,7 @@ def _build(trace: BackwardTrace, layout: UnrolledLayout, granularity: str, flow)
         if len(keys) == 1 and None not in keys:
             step = next(iter(keys))[1]
         current = tuple(dict.fromkeys(item_of[e.node] for e in group if e.node in item_of))
+        current += tuple(g for i in current for g in gates.get(i, ()))
         frames.append(
             Frame(
                 index=k,
@@ -506,10 +508,21 @@ def _build(trace: BackwardTrace, layout: UnrolledLayout, granularity: str, flow)
                 _owner=owner,
             )
         )
-        item_changes.append(i_changes)
+        item_changes.append(i_changes + [(g, c) for i, c in i_changes for g in gates.get(i, ())])
         edge_changes.append(e_changes)
     owner.leaf_grads.update({n: a for n, a in sums.items() if n not in processed})
     return owner
+
+
+def _gate_items(layout: UnrolledLayout) -> dict[str, list[str]]:
+    """Level "gate": the gate boxes (gate_B_T_f, ...) drawn inside a fused cell op's item
+    (cell_B_T) share its state, since one engine node computes them all."""
+    out: dict[str, list[str]] = {}
+    for item_id in layout.items:
+        match = re.fullmatch(r"gate_(\d+)_(\d+)_\w+", item_id)
+        if match and item_id not in layout.item_of_node.values():
+            out.setdefault(f"cell_{match[1]}_{match[2]}", []).append(item_id)
+    return out
 
 
 def _bar_steps(layout: UnrolledLayout) -> dict[int, list[str]]:
