@@ -212,3 +212,10 @@ def test_hostile_names_are_escaped_in_the_frame_svgs(tmp_path):
     text = open(paths[0], encoding="utf-8").read()
     assert "<script>" not in text
     assert any(loss.name in f.description for f in frames)
+
+
+def test_frames_after_a_freed_backward_say_how_to_keep_the_graph():
+    _, loss = _run("rnn")
+    loss.backward()
+    with pytest.raises(tl.errors.GraphFreedError, match="retain_graph=True.*in place of"):
+        viz.bptt_frames(loss)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import graphviz
 import numpy as np
 
+from tinygrad_lite.errors import GraphFreedError
 from tinygrad_lite.graph import BackwardTrace, Graph, NodeInfo, trace_backward
 from tinygrad_lite.safe_io import write_file
 
@@ -384,7 +385,13 @@ def bptt_frames(
                 "trace_backward(loss, keep_arrays=True)"
             )
     else:
-        trace = trace_backward(loss, retain_graph=True, keep_arrays=True)
+        try:
+            trace = trace_backward(loss, retain_graph=True, keep_arrays=True)
+        except GraphFreedError as err:
+            raise GraphFreedError(
+                f"bptt_frames: {err}; or call bptt_frames(loss) in place of loss.backward(), "
+                "which runs the same pass"
+            ) from None
     graph = trace.graph
     layout = layout_unrolled(graph, level=level, steps=steps, weights=weights, trace=trace)
     layout.__dict__["_stepper_graph"] = graph
