@@ -148,6 +148,14 @@ def test_a_frame_restyles_the_one_layout_by_id():
     )
 
 
+def test_a_step_the_drawing_folds_highlights_the_fold_and_says_so():
+    _, loss = _run("rnn", steps=60)
+    frames = viz.bptt_frames(loss)
+    hidden = [f for f in frames if f.step == 30]
+    assert hidden and all(f.current_items == ("elide_0",) for f in hidden)
+    assert "t = 30" in hidden[0].description and "folded" in hidden[0].description
+
+
 def test_the_current_item_is_the_drawn_item_of_the_processed_node():
     _, loss = _run("rnn")
     frames = viz.bptt_frames(loss)

@@ -276,6 +276,9 @@ def node_name(node: NodeInfo, layout: UnrolledLayout | None = None) -> str:
             if drawn.kind in ("cell", "gates"):
                 what = "gates" if drawn.kind == "gates" or node.op.endswith("gates") else "cell"
                 return f"the {what} at t = {t}{lane}"
+    place = parse_time_scope(node.scope)
+    if layout is not None and place is not None and node.id not in layout.item_of_node:
+        return f"{node.op} at t = {place.t} of {place.stack} (a folded step, not drawn)"
     if node.scope.endswith("/weights") and node.kind == "op" and layout is not None:
         params = _params_above(node.id, layout)
         if params:
@@ -442,6 +445,7 @@ def _build(trace: BackwardTrace, layout: UnrolledLayout, granularity: str, flow)
     left = {item: set(nodes) for item, nodes in item_nodes.items()}
     bar_steps = _bar_steps(layout)
     gates = _gate_items(layout)
+    elide_of = _elide_items(graph, layout)
     ref_step_items = {
         eid: layout.items[d.src].step
         for eid, d in layout.edges.items()
@@ -499,7 +503,13 @@ def _build(trace: BackwardTrace, layout: UnrolledLayout, granularity: str, flow)
         step = None
         if len(keys) == 1 and None not in keys:
             step = next(iter(keys))[1]
-        current = tuple(dict.fromkeys(item_of[e.node] for e in group if e.node in item_of))
+        current = tuple(
+            dict.fromkeys(
+                item_of[e.node] if e.node in item_of else elide_of.get(_stack_of(graph, e.node))
+                for e in group
+                if e.node in item_of or elide_of.get(_stack_of(graph, e.node))
+            )
+        )
         current += tuple(g for i in current for g in gates.get(i, ()))
         frames.append(
             Frame(
@@ -519,6 +529,23 @@ def _build(trace: BackwardTrace, layout: UnrolledLayout, granularity: str, flow)
         edge_changes.append(e_changes)
     owner.leaf_grads.update({n: a for n, a in sums.items() if n not in processed})
     return owner
+
+
+def _stack_of(graph: Graph, node_id: int) -> str | None:
+    place = parse_time_scope(graph.node(node_id).scope)
+    return None if place is None else place.stack
+
+
+def _elide_items(graph: Graph, layout: UnrolledLayout) -> dict[str, str]:
+    """stack -> the "... N steps folded ..." item of its row: what a frame highlights while
+    the pass runs through steps the drawing folds (elide_B, B the row of h_B_t)."""
+    out: dict[str, str] = {}
+    for nid, item in layout.item_of_node.items():
+        match = re.fullmatch(r"h_(\d+)_\d+", item)
+        stack = _stack_of(graph, nid) if match else None
+        if stack is not None and f"elide_{match[1]}" in layout.items:
+            out.setdefault(stack, f"elide_{match[1]}")
+    return out
 
 
 def _gate_items(layout: UnrolledLayout) -> dict[str, list[str]]:
