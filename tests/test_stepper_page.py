@@ -139,18 +139,19 @@ def test_play_advances_by_itself_and_pause_stops_it(browser, tmp_path):
     out, _ = nn.RNN(2, 3)(randn(3, 1, 2))
     frames = viz.bptt_frames(out.sum())
     path = tmp_path / "play.html"
-    viz.Stepper(frames, interval_ms=40).save(path)
+    viz.Stepper(frames, interval_ms=150).save(path)
     page, errors = _open(browser, path)
     page.click("#play")
     assert "Pause" in page.text_content("#play")
     page.wait_for_function(
-        "() => document.getElementById('frame-index').textContent.startsWith('3 /')",
+        "() => !document.getElementById('frame-index').textContent.startsWith('1 /')",
         timeout=5000,
     )
     page.click("#play")
     assert "Play" in page.text_content("#play")
     stopped = page.text_content("#frame-index")
-    page.wait_for_timeout(300)
+    assert not stopped.startswith(f"{len(frames)} /")  # paused before the end
+    page.wait_for_timeout(450)
     assert page.text_content("#frame-index") == stopped
     assert errors == []
     page.close()

@@ -44,6 +44,7 @@ g.tl-done { opacity: 1; }
 g.tl-current polygon, g.tl-current path, g.tl-current ellipse {
   stroke: #d62728 !important; stroke-width: 3px !important; }
 g.tl-current { opacity: 1; }
+g.tl-current text { fill: #d62728 !important; font-weight: bold; }
 g.edge.tl-pending { opacity: 0.12; }
 g.edge.tl-sent { opacity: 1; }
 g.edge.tl-now path { stroke: #d62728 !important; stroke-width: 4px !important; }
@@ -278,7 +279,7 @@ def node_name(node: NodeInfo, layout: UnrolledLayout | None = None) -> str:
                 return f"the {what} at t = {t}{lane}"
     place = parse_time_scope(node.scope)
     if layout is not None and place is not None and node.id not in layout.item_of_node:
-        return f"{node.op} at t = {place.t} of {place.stack} (a folded step, not drawn)"
+        return f"{node.op} at t = {place.t} of {place.stack}"
     if node.scope.endswith("/weights") and node.kind == "op" and layout is not None:
         params = _params_above(node.id, layout)
         if params:
@@ -331,6 +332,16 @@ def _describe(graph, layout, events, accumulated, step, incoming) -> str:
         )
         text += f". It sends gradients of norm {sends}." if sends else "; it sends nothing on."
         parts.append(text)
+    folded = {
+        parse_time_scope(graph.node(e.node).scope).t
+        for e in events
+        if e.node not in layout.item_of_node and parse_time_scope(graph.node(e.node).scope)
+    }
+    if folded:
+        parts.append(
+            f"(Step t = {', '.join(map(str, sorted(folded)))} is folded in the drawing: "
+            "the '... steps ...' mark stands for it.)"
+        )
     shown = list(accumulated.items())
     for nid, (count, norm) in shown[:4]:
         total = incoming[nid]
