@@ -204,6 +204,12 @@ class BPTTFrames(Sequence):
         """One `graphviz.Digraph` per frame, same pinned layout (for Jupyter)."""
         return [self.digraph(k) for k in range(len(self))]
 
+    def _repr_html_(self) -> str:
+        """Jupyter shows the frames as the stepper page (see `viz.html.Stepper`)."""
+        from .html import Stepper
+
+        return Stepper(self)._repr_html_()
+
     def __repr__(self) -> str:
         return f"BPTTFrames({len(self)} frames over {len(self.trace.events)} backward events)"
 
@@ -253,11 +259,15 @@ _GATE_WORDS = {
 }
 
 
-def node_name(node: NodeInfo, layout: UnrolledLayout | None = None) -> str:
+def node_name(
+    node: NodeInfo, layout: UnrolledLayout | None = None, graph_outputs: tuple = ()
+) -> str:
     """A short human name for a node, as the drawing shows it: h_3, c_3, the cell at t = 3,
     the forget gate at t = 3, x_3, W_hh; else its label, else its op and id."""
     if node.label:
         return node.label
+    if node.id in graph_outputs:
+        return "the loss"
     if layout is not None:
         if node.id in layout.param_names:
             return layout.param_names[node.id]
@@ -320,7 +330,7 @@ def _describe(graph, layout, events, accumulated, step, incoming) -> str:
     parts = []
     for e in events:
         node = graph.node(e.node)
-        name = node_name(node, layout)
+        name = node_name(node, layout, graph.outputs)
         where = f" [scope {node.scope}]" if node.scope else ""
         sends = "; ".join(
             f"{format_number(s.grad.norm)} to {node_name(graph.node(s.edge.src), layout)}"
