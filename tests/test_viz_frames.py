@@ -206,6 +206,17 @@ def test_digraphs_are_one_pinned_graphviz_digraph_per_frame():
     assert re.search(rf"\t{current} \[[^\n]*penwidth=\"?3", graphs[0].source)
 
 
+def test_jupyter_shows_a_frame_digraph_as_the_restyled_svg_without_graphviz(monkeypatch):
+    _, loss = _run("rnn", steps=2)
+    frames = viz.bptt_frames(loss)
+    graphs = frames.digraphs()
+    frames.layout.svg()  # the one rendering
+    monkeypatch.setattr(graphviz.Source, "pipe", lambda *a, **k: pytest.fail("re-rendered"))
+    monkeypatch.setattr(graphviz.Digraph, "pipe", lambda *a, **k: pytest.fail("re-rendered"))
+    shown = graphs[1]._repr_mimebundle_()["image/svg+xml"]
+    assert shown == frames.svg(1)
+
+
 def test_hostile_names_are_escaped_in_the_frame_svgs(tmp_path):
     tl.manual_seed(0)
     cell = nn.RNNCell(2, 3)

@@ -32,7 +32,7 @@ from .escape import format_number
 from .timeline import parse_time_scope
 from .unrolled import UnrolledLayout, layout_unrolled
 
-__all__ = ["BPTTFrames", "Frame", "bptt_frames", "save_frames"]
+__all__ = ["BPTTFrames", "Frame", "FrameDigraph", "bptt_frames", "save_frames"]
 
 GRANULARITIES = ("node", "step")
 
@@ -100,6 +100,19 @@ class Frame:
     def classes(self) -> dict[str, str]:
         """Drawn item/edge id -> CSS class in this frame's state."""
         return self._owner.classes(self.index)
+
+
+class FrameDigraph(graphviz.Digraph):
+    """One frame as a `graphviz.Digraph` (pinned positions; `.source`, `.render()` and
+    `.pipe()` as usual). Jupyter shows the one rendered SVG restyled for this frame, so a
+    notebook cell with many frames runs no Graphviz layout or render per frame."""
+
+    def __init__(self, frames: BPTTFrames, k: int, **kwargs):
+        super().__init__(**kwargs)
+        self._frames, self._k = frames, k  # restyled when shown: no SVG copy per frame held
+
+    def _repr_mimebundle_(self, include=None, exclude=None, **_):  # noqa: D105
+        return {"image/svg+xml": self._frames.svg(self._k)}
 
 
 class BPTTFrames(Sequence):
@@ -198,7 +211,7 @@ class BPTTFrames(Sequence):
                 styles[elem] = {"color": "#d62728", "penwidth": "3"}
         lines = self.layout.to_dot(styles).splitlines()
         body = [line + "\n" for line in lines[1:-1]]
-        return graphviz.Digraph(name="unrolled", engine="neato", body=body)
+        return FrameDigraph(self, k, name="unrolled", engine="neato", body=body)
 
     def digraphs(self) -> list[graphviz.Digraph]:
         """One `graphviz.Digraph` per frame, same pinned layout (for Jupyter)."""
