@@ -108,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="seed of randn/rand in --set values (default 0)",
     )
+    from viz.cli_bptt import add_bptt_parser  # `bptt` (issue 10): viz is imported only here
+
+    add_bptt_parser(commands)
     return parser
 
 
@@ -270,9 +273,10 @@ def main(argv: list[str] | None = None) -> int:
             _check_set_spacing(argv)  # the likelier mistake, said first
             raise
         if args.command is None:
-            raise UsageError(f"choose a command: draw (see {parser.prog} --help)")
-        if args.command == "draw":
-            _check_set_spacing(argv)
+            raise UsageError(f"choose a command: draw or bptt (see {parser.prog} --help)")
+        if args.command == "bptt":
+            return args.run(args)
+        _check_set_spacing(argv)
         return _draw(args)
     except UsageError as err:
         print(f"{parser.prog}: error: {_shown(' '.join(str(err).split()))}", file=sys.stderr)

@@ -150,3 +150,31 @@ def legend_html(title: str | None, notes: list[str], scale: GradScale | None) ->
         cells.append(_swatch(NONFINITE.border, NONFINITE.border, "NaN/Inf", 1, "#ffffff"))
         rows.append(_row_of(cells))
     return '<<TABLE BORDER="0" CELLSPACING="3" CELLPADDING="3">' + "".join(rows) + "</TABLE>>"
+
+
+def grad_legend_html(scale: GradScale, note: str = "") -> str:
+    """The one gradient-norm legend of the unrolled drawing: the log10 colour and width scale
+    of its edges and weight bars, from the smallest norm seen to the largest, and a note.
+
+    >>> "no grad" in grad_legend_html(GradScale([1e-3, 1.0]), "h_t <state>")
+    True
+    """
+    from .escape import format_number
+
+    cells = ['<TD BORDER="0"><FONT POINT-SIZE="9">‖gradient‖ (log scale):</FONT></TD>']
+    for color, norm in scale.stops():
+        cells.append(_swatch(color, color, f"{format_number(norm, 2)}", 1, "#ffffff"))
+    cells.append(_swatch(ZERO_GRAD_COLOR, ZERO_GRAD_COLOR, "0", 1, "#ffffff"))
+    cells.append(_swatch(NO_GRAD_COLOR, NO_GRAD_COLOR, "no grad"))
+    cells.append(_swatch(NONFINITE.border, NONFINITE.border, "NaN/Inf", 1, "#ffffff"))
+    rows = [_row_of(cells)]
+    widths = (
+        '<TD BORDER="0"><FONT POINT-SIZE="8">thin = small, thick = large; arrows point the '
+        "way the gradient flows</FONT></TD>"
+    )
+    rows.append(f"<TR>{widths}</TR>")
+    if note:
+        rows.append(
+            f'<TR><TD><FONT POINT-SIZE="8" COLOR="#444444">{html_text(note)}</FONT></TD></TR>'
+        )
+    return '<<TABLE BORDER="0" CELLSPACING="2" CELLPADDING="2">' + "".join(rows) + "</TABLE>>"
