@@ -51,6 +51,11 @@ LSTM_GATE_NAMES = (("i", "input"), ("f", "forget"), ("g", "candidate"), ("o", "o
 GRU_GATE_NAMES = (("r", "reset"), ("z", "update"), ("n", "candidate"))
 BAR_MAX = 34.0  # tallest weight-panel bar, points
 CUT_COLOR = "#c0392b"
+# Ops that only rearrange weights (joins, transposes, summed biases): inside a step such an op
+# on weights alone is part of the weights, and a gradient sent to it splits back exactly.
+PREP_OPS = frozenset(
+    {"cat", "permute", "contiguous", "clone", "reshape", "view", "squeeze", "unsqueeze", "+", "-"}
+)
 FORWARD_EDGE = "#7a7a7a"
 
 
@@ -447,7 +452,7 @@ class _Builder:
                 and any(p in self.weightish for p in ps)
             )
             if nid in self.places:
-                if only_weights:
+                if only_weights and g.node(nid).op in PREP_OPS:
                     self.weightish.add(nid)
                 elif not self.places[nid].is_input:
                     downstream.add(nid)
@@ -911,6 +916,18 @@ class _Builder:
         it.x, it.y, it.step = self.col_x[t] + self.x_shift + k * (it.width + 8), self.x_row, t
         self.add_item(it, ids)
 
+    def fold_dropout(self) -> None:
+        """Dropout between layers ("{name}/l{k}/t={t}/dropout") is drawn as part of the h_t it
+        acts on, so the edge from layer k's h_t to layer k+1 stays one edge."""
+        for nid, place in self.places.items():
+            if not place.sub.startswith("dropout"):
+                continue
+            band = self.band_of_stack.get(place.stack)
+            h = band.h.get(place.t) if band is not None else None
+            iid = self.item_of_node.get(h) if h is not None else None
+            if iid is not None:
+                self.item_of_node.setdefault(nid, iid)
+
     def build_sources(self) -> None:
         """Nodes upstream of the steps that are neither weights nor input slices: an initial
         state, a detached state (a cut), the sequence a user's loop slices, targets. They are
@@ -1334,7 +1351,7 @@ class _Builder:
         if it is None:
             # below the item, to the left of the input edge that rises into it
             x = dst_item.x - dst_item.width / 4
-            y = dst_item.y - dst_item.height / 2 - 16
+            y = dst_item.y - dst_item.height / 2 - 22
             it = Item(iid, "ref", x, y, "", step=t, width=40, height=12)
             it.attrs["_names"] = []
             self.add_item(it)
@@ -1807,6 +1824,7 @@ class _Builder:
         self.analyse()
         self.build_step_items()
         self.place()
+        self.fold_dropout()
         self.build_sources()
         self.build_inputs()
         self.build_init_and_cuts()
