@@ -471,3 +471,24 @@ def test_styles_override_attributes_by_id():
     dot = lay.to_dot({"h_0_1": {"fillcolor": "#ff0000"}})
     line = next(ln for ln in dot.splitlines() if ln.startswith("\th_0_1 "))
     assert 'fillcolor="#ff0000"' in line
+
+
+def test_a_scalar_value_recurrence_is_drawn_by_time_step():
+    from tinygrad_lite import Value
+
+    w, h = Value(0.9, label="w"), Value(0.1, label="h0")
+    for t in range(4):
+        with scope(f"rnn/t={t}"):
+            h = (w * h + Value(0.5, requires_grad=False)).tanh()
+    trace = trace_backward(h, keep_arrays=True)
+    lay = layout_unrolled(trace.graph, trace=trace)
+    assert [i.step for i in h_items(lay)] == [0, 1, 2, 3]
+    assert sum(lay.contributions["w"].values()) > 0
+
+
+def test_dropout_between_layers_keeps_the_edge_from_one_layer_to_the_next():
+    gru = nn.GRU(2, 3, num_layers=2, dropout=0.5)
+    gru.train()
+    _, lay = run(gru, steps=3)
+    for t in range(3):
+        assert f"e_h_0_{t}__cell_1_{t}" in lay.edges
