@@ -15,9 +15,9 @@ from viz.flow import gradient_flow
 
 
 @dataclass(frozen=True)
-class Frame:
+class Frame:  # what the stepper reads of viz.bptt_frames' frames
     description: str
-    event: int
+    events: tuple[int, ...]
 
 
 def _recorded() -> Console:
@@ -27,7 +27,7 @@ def _recorded() -> Console:
 def _flow_and_frames(cell: str = "lstm", steps: int = 3):
     layer, _, loss = build_bptt_model(cell, steps, 3)
     flow = gradient_flow(loss, model=layer)
-    frames = [Frame(f"event {e.index} at node #{e.node}", e.index) for e in flow.trace.events]
+    frames = [Frame(f"event {e.index} at node #{e.node}", (e.index,)) for e in flow.trace.events]
     return flow, frames
 
 
