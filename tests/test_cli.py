@@ -128,10 +128,14 @@ def test_set_reads_an_npy_file(capsys):
     assert code == 0 and "shape (1, 2)" in out
 
 
-def test_non_finite_results_are_drawn_without_warnings(capsys):
+def test_non_finite_results_are_drawn_with_one_warning_line_and_no_numpy_warnings(capsys):
     argv = ["draw", "log(X) * X ** 1e308", "--set", "X=[-1, 0, 2]", "-o", "n.dot"]
     code, _, err = run(argv, capsys)
-    assert code == 0 and err == ""
+    assert code == 0
+    assert err == (
+        "tinygrad-lite: warning: log() of a negative number is NaN (X has values below 0), at "
+        "column 1: log(X)\n"
+    )
     assert "NaN" in Path("n.dot").read_text()
 
 
@@ -275,3 +279,72 @@ def test_python_dash_m_runs_the_command():
         timeout=120,
     )
     assert done.returncode == 0 and done.stdout.strip() == f"tinygrad-lite {__version__}"
+
+
+# -- messages that say what the user meant --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("words", "fix"),
+    [
+        (["x", "3"], "--set x=3"),
+        (["x", "=", "3"], "--set x=3"),
+        (["x=", "3"], "--set x=3"),
+        (["x", "=3"], "--set x=3"),
+        (["x", "-3"], "--set x=-3"),
+        (["X", "randn(4, 3)"], "--set 'X=randn(4, 3)'"),
+    ],
+)
+def test_set_with_spaces_says_how_to_write_it(words, fix, capsys):
+    err = assert_user_error(["draw", "x * 2", "--set", *words, "--print"], capsys)
+    assert err.strip().endswith(f"write {fix}")
+    err = assert_user_error(["draw", "--set", *words, "x * 2", "--print"], capsys)
+    assert err.strip().endswith(f"write {fix}")
+
+
+def test_set_without_a_value_before_an_option_asks_for_name_equals_value(capsys):
+    err = assert_user_error(["draw", "x", "--set", "x", "-o", "y.dot"], capsys)
+    assert "--set needs NAME=VALUE" in err and "x=-o" not in err
+
+
+def test_caret_hints_the_power_operator(capsys):
+    assert_user_error(["draw", "x^2", "--set", "x=3", "--print"], capsys, contains="x**2")
+
+
+def test_a_matmul_shape_error_suggests_the_transpose_the_language_has(capsys):
+    argv = ["draw", "X @ W", "--set", "X=ones(2,3)", "--set", "W=ones(2,3)", "--print"]
+    err = assert_user_error(argv, capsys, contains="transpose(X)")
+    assert ".T" not in err
+
+
+def test_a_broadcast_error_does_not_suggest_reshape(capsys):
+    argv = ["draw", "X + W", "--set", "X=ones(3,4)", "--set", "W=ones(3,5)", "--print"]
+    err = assert_user_error(argv, capsys, contains="(3, 4) and (3, 5)")
+    assert "unsqueeze" not in err and "reshape or" not in err
+
+
+@pytest.mark.parametrize(
+    ("expression", "warning"),
+    [
+        ("log(x)", "log() of a negative number is NaN"),
+        ("sqrt(x)", "sqrt() of a negative number is NaN"),
+        ("x ** 0.5", "fractional power is NaN"),
+    ],
+)
+def test_a_nan_from_a_negative_input_is_warned_and_still_drawn(expression, warning, capsys):
+    code, out, err = run(["draw", expression, "--set", "x=-2", "--print"], capsys)
+    assert code == 0 and "nan" in out
+    assert err.count("\n") == 1 and err.startswith("tinygrad-lite: warning: ")
+    assert warning in err
+
+
+def test_log_of_a_positive_input_warns_nothing(capsys):
+    code, _, err = run(["draw", "log(x)", "--set", "x=2", "--print"], capsys)
+    assert code == 0 and err == ""
+
+
+def test_control_characters_in_arguments_are_shown_not_sent_to_the_terminal(capsys):
+    err = assert_user_error([*SQRT, "--print", "\x1b]0;pwned\x07"], capsys)
+    assert "\x1b" not in err and "\\x1b]0;pwned\\x07" in err
+    code, out, _ = run([*SQRT, "-o", "\x1b[2J.dot"], capsys)
+    assert code == 0 and "\x1b" not in out and "wrote \\x1b[2J.dot" in out

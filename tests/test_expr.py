@@ -9,19 +9,24 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import tinygrad_lite as tg
+import viz.expr
 from tinygrad_lite import Tensor, Value
+from tinygrad_lite.graph import export_graph
 from viz.expr import (
     MAX_DEPTH,
     MAX_ELEMENTS,
     MAX_LENGTH,
     ExprError,
+    ExprWarning,
     evaluate,
     make_leaves,
     parse_assignment,
@@ -446,14 +451,18 @@ def _check_outcome(source: str, variables) -> None:
 
 
 FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Random expressions take log and sqrt of negatives: those warnings are results, not failures.
+QUIET = pytest.mark.filterwarnings("ignore::viz.expr.ExprWarning")
 
 
+@QUIET
 @FUZZ
 @given(st.text(max_size=60))
 def test_fuzz_arbitrary_text_gives_a_result_or_an_expr_error(source):
     _check_outcome(source, scalars(x=3.0, y=-1.0))
 
 
+@QUIET
 @FUZZ
 @given(_expressions())
 def test_fuzz_grammar_shaped_strings_with_refused_parts_give_a_result_or_an_expr_error(source):
@@ -461,12 +470,14 @@ def test_fuzz_grammar_shaped_strings_with_refused_parts_give_a_result_or_an_expr
     _check_outcome(source, env)
 
 
+@QUIET
 @FUZZ
 @given(_expressions(allowed_only=True))
 def test_fuzz_allowed_grammar_on_scalars_gives_a_result_or_an_expr_error(source):
     _check_outcome(source, scalars(x=3.0, y=-1.0, X=0.5, W=2.0, b=0.0))
 
 
+@QUIET
 @FUZZ
 @given(_expressions(allowed_only=True))
 def test_fuzz_allowed_grammar_on_tensors_gives_a_result_or_an_expr_error(source):
@@ -474,6 +485,7 @@ def test_fuzz_allowed_grammar_on_tensors_gives_a_result_or_an_expr_error(source)
     _check_outcome(source, env)
 
 
+@QUIET
 @FUZZ
 @given(st.one_of(st.text(max_size=40), _expressions()).filter(lambda s: not s.startswith("@")))
 def test_fuzz_set_values_give_an_array_a_number_or_an_expr_error(text):
@@ -484,3 +496,94 @@ def test_fuzz_set_values_give_an_array_a_number_or_an_expr_error(text):
         assert "\n" not in str(err)
         return
     assert isinstance(value, (float, np.ndarray))
+
+
+# -- budgets and warnings (see also tests/test_cli_budgets.py) -----------------------------
+
+
+def test_caret_is_refused_with_a_hint_for_powers():
+    err = refusal("x^2")
+    assert "'^' is not allowed" in str(err) and "x**2" in str(err)
+
+
+def test_matmul_size_includes_the_batch_axes_of_both_operands(monkeypatch):
+    monkeypatch.setattr(viz.expr, "MAX_ELEMENTS", 100)
+    err = refusal("A @ B", tensors(A=np.ones((10, 1)), B=np.ones((20, 1, 5))))
+    assert "(20, 10, 5)" in str(err)
+
+
+def test_matmul_shape_error_names_the_axes_and_the_transpose_function():
+    err = refusal("A @ B", tensors(A=np.ones((3, 4)), B=np.ones((3, 4))))
+    assert "(4)" in str(err) and "(3)" in str(err) and "transpose(X)" in str(err)
+    assert ".T " not in str(err) and "(.T)" not in str(err)
+
+
+def test_op_count_is_capped_before_anything_runs(monkeypatch):
+    monkeypatch.setattr(viz.expr, "MAX_OPS", 3)
+    with pytest.raises(ExprError, match="4 operations"):
+        parse_expression("x + x + x + x + x")
+
+
+def test_total_elements_are_bounded_over_all_nodes(monkeypatch):
+    monkeypatch.setattr(viz.expr, "MAX_TOTAL_ELEMENTS", 25)
+    env = tensors(X=np.ones(10))
+    evaluate("X * X", env)  # 10 (leaf) + 10 = 20
+    assert "limit over all nodes is 25" in str(refusal("X * X * X", env))
+
+
+@pytest.mark.parametrize(
+    ("source", "text"),
+    [
+        ("log(x)", "log() of a negative number is NaN (x has a value below 0)"),
+        ("sqrt(x)", "sqrt() of a negative number is NaN"),
+        ("x ** 0.5", "a negative number to a fractional power is NaN"),
+        ("log(x + 1)", "log(0) is -Inf"),
+    ],
+)
+def test_results_outside_a_functions_domain_warn_with_the_column(source, text):
+    with pytest.warns(ExprWarning) as caught:
+        evaluate(source, scalars(x=-1.0))
+    assert len(caught) == 1
+    assert text in str(caught[0].message) and "at column 1" in str(caught[0].message)
+
+
+def test_results_inside_the_domain_do_not_warn():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        evaluate("log(x) + sqrt(x) + x ** 0.5 + x ** -2", scalars(x=2.0))
+        evaluate("(-x) ** 2", scalars(x=2.0))
+
+
+@given(
+    hnp.mutually_broadcastable_shapes(
+        signature="(m?,n),(n,p?)->(m?,p?)", max_dims=4, min_side=1, max_side=3
+    )
+)
+def test_matmul_size_check_predicts_numpys_result_shape(shapes):
+    a, b = shapes.input_shapes
+    result, _, _ = viz.expr._matmul_shapes(a, b)
+    assert result == np.matmul(np.ones(a), np.ones(b)).shape
+
+
+@QUIET
+@FUZZ
+@given(_expressions(allowed_only=True))
+def test_fuzz_no_node_exceeds_the_limits_the_checks_enforce(source):
+    # Small limits, and operands that multiply up quickly: whatever the expression, if it
+    # evaluates, every node of its graph is within the per-node limit and all of them
+    # together within the total (plus one element per node for the engine's own scalar
+    # constants, e.g. the divisor inside mean).
+    env = tensors(x=3.0, y=np.ones((4, 1)), X=np.ones((1, 4)), W=np.ones((4, 4)), b=np.ones(4))
+    limits = {"MAX_ELEMENTS": 16, "MAX_TOTAL_ELEMENTS": 60}
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in limits.items():
+            patch.setattr(viz.expr, name, value)
+        try:
+            result = evaluate(source, env)
+        except ExprError:
+            return
+    if not isinstance(result, Tensor):
+        return
+    sizes = [math.prod(node.shape) for node in export_graph(result).nodes]
+    assert max(sizes) <= limits["MAX_ELEMENTS"]
+    assert sum(sizes) <= limits["MAX_TOTAL_ELEMENTS"] + len(sizes)

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import sys
-import tempfile
+import warnings
 
 from . import __version__
 
@@ -73,7 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Expressions: numbers, names, + - * / ** @, unary -, and the functions sqrt exp "
         "log tanh sigmoid relu abs max min maximum minimum sum mean logsumexp softmax "
         "log_softmax transpose; max(0, e) is relu. Values: 3, -0.5, [1, 2, 3], randn(4, 3), "
-        "rand(2), zeros(3), ones(2, 2), full((2, 3), 0.5), arange(4), eye(3), @file.npy.",
+        "rand(2), zeros(3), ones(2, 2), full((2, 3), 0.5), arange(4), eye(3), @file.npy. "
+        "Limits, checked before anything is computed: 1,000,000 elements in any tensor (the "
+        "gradients @ forms included), 10,000,000 over all nodes, 250 operations.",
     )
     draw.add_argument("expression", help='the expression, e.g. "sqrt(x**2 + b)"')
     draw.add_argument(
@@ -111,6 +114,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _shown(text: object) -> str:
+    """Text for the terminal: control characters (an ANSI escape in a file name or in an
+    unrecognized argument) written as Python escapes, so they are seen, not obeyed."""
+    return "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape", "backslashreplace").decode()
+        for ch in str(text)
+    )
+
+
+def _check_set_spacing(argv: list[str]) -> None:
+    """`--set x 3`, `--set x = 3`, `--set x= 3` and `--set x =3` all mean `--set x=3`: say so,
+    rather than "unrecognized arguments: 3" or "--set needs NAME=VALUE"."""
+    for i, token in enumerate(argv[:-1]):
+        if token != "--set":
+            continue
+        name, following = argv[i + 1], argv[i + 2 : i + 4]
+        if "=" in name and not name.endswith("="):
+            continue  # NAME=VALUE as one word
+        if name.endswith("="):  # --set x= 3
+            name, value = name[:-1], following[0] if following else None
+        elif following and following[0] == "=":  # --set x = 3
+            value = following[1] if len(following) > 1 else None
+        elif following and following[0].startswith("="):  # --set x =3
+            value = following[0][1:]
+        else:  # --set x 3 (a value may start with one '-': --set x -3)
+            value = following[0] if following else None
+        if not value or (value.startswith("-") and not value[1:2].isdigit()):
+            continue  # an option, not a value: parse_assignment says NAME=VALUE
+        raise UsageError(
+            "--set takes NAME=VALUE as one word, without spaces: write --set "
+            + shlex.quote(f"{name}={value}")
+        )
+
+
 def _check_output(path: str, overwrite: bool) -> str:
     """Validate the output path before any work is done; returns the format."""
     extension = os.path.splitext(path)[1].lower()
@@ -124,45 +161,25 @@ def _check_output(path: str, overwrite: bool) -> str:
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise UsageError(f"the folder {folder!r} does not exist; create it first")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write {path!r}: the folder {folder!r} is not writable")
     fmt = FORMATS[extension]
     if fmt != "dot" and shutil.which("dot") is None:
         raise UsageError(INSTALL_DOT.format(fmt=fmt.upper()))
     return fmt
 
 
-def _write_atomically(path: str, data: bytes, overwrite: bool) -> None:
-    """Write next to the target and move into place, so no partial file is ever left; without
-    overwrite, a hard link refuses to replace a file that appeared meanwhile."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+def _write(path: str, data: bytes, overwrite: bool) -> None:
+    """Publish the file whole through safe_io: never over a file (or a dangling symlink)
+    unless --overwrite, even one that appeared while the drawing was made."""
+    from .safe_io import write_file
+
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())
-        if overwrite:
-            os.replace(tmp, path)
-            return
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            raise UsageError(f"{path!r} already exists; pass --overwrite to replace it") from None
-        except OSError:  # a file system without hard links: check, then move
-            if os.path.lexists(path):
-                raise UsageError(
-                    f"{path!r} already exists; pass --overwrite to replace it"
-                ) from None
-            os.replace(tmp, path)
+        write_file(path, data, overwrite=overwrite)
+    except FileExistsError:
+        raise UsageError(f"{path!r} already exists; pass --overwrite to replace it") from None
     except OSError as err:
         raise UsageError(f"cannot write {path!r}: {err.strerror or err}") from None
-    finally:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _render(drawing, fmt: str) -> bytes:
@@ -174,6 +191,10 @@ def _render(drawing, fmt: str) -> bytes:
         return drawing.pipe(format=fmt)
     except graphviz.ExecutableNotFound:
         raise UsageError(INSTALL_DOT.format(fmt=fmt.upper())) from None
+    except OSError as err:  # e.g. a broken pipe: dot stopped reading and exited
+        raise UsageError(
+            f"Graphviz's dot failed to render {fmt.upper()}: {err.strerror or err}"
+        ) from None
     except graphviz.CalledProcessError as err:
         detail = err.stderr.decode(errors="replace") if isinstance(err.stderr, bytes) else ""
         first = (
@@ -188,7 +209,7 @@ def _draw(args: argparse.Namespace) -> int:
     from tinygrad_lite import Tensor, manual_seed
     from viz import draw
     from viz.console import print_tree
-    from viz.expr import ExprError, evaluate, make_leaves
+    from viz.expr import ExprError, ExprWarning, evaluate, make_leaves
 
     if not args.output and not args.print_tree:
         raise UsageError("nothing to do: give -o FILE (.svg, .png, .pdf, .dot) or --print")
@@ -196,9 +217,14 @@ def _draw(args: argparse.Namespace) -> int:
     manual_seed(args.seed)
     try:
         leaves = make_leaves(args.assignments)
-        output = evaluate(args.expression, leaves)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ExprWarning)
+            output = evaluate(args.expression, leaves)
     except ExprError as err:
         raise UsageError(str(err)) from None
+    for warning in caught:  # e.g. log(x) at a negative x: drawn as NaN, said here
+        if issubclass(warning.category, ExprWarning):
+            print(f"tinygrad-lite: warning: {_shown(warning.message)}", file=sys.stderr)
     if isinstance(output, float):
         raise UsageError(
             f"{args.expression!r} uses no variable, so there is nothing to differentiate; "
@@ -225,8 +251,8 @@ def _draw(args: argparse.Namespace) -> int:
                 title=args.title,
             )
     if drawing is not None:
-        _write_atomically(args.output, _render(drawing, fmt), args.overwrite)
-        print(f"wrote {args.output}")
+        _write(args.output, _render(drawing, fmt), args.overwrite)
+        print(f"wrote {_shown(args.output)}")
     if args.print_tree:
         print_tree(target)
     return 0
@@ -239,13 +265,28 @@ def main(argv: list[str] | None = None) -> int:
     Example, from a shell: `tinygrad-lite draw "x*x" --set x=2 --print`.
     """
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        args = parser.parse_args(argv)
+        try:
+            args = parser.parse_args(argv)
+        except UsageError:
+            _check_set_spacing(argv)  # the likelier mistake, said first
+            raise
         if args.command is None:
             raise UsageError(f"choose a command: draw or bptt (see {parser.prog} --help)")
-        return args.run(args) if args.command == "bptt" else _draw(args)
+        if args.command == "bptt":
+            return args.run(args)
+        _check_set_spacing(argv)
+        return _draw(args)
     except UsageError as err:
-        print(f"{parser.prog}: error: {' '.join(str(err).split())}", file=sys.stderr)
+        print(f"{parser.prog}: error: {_shown(' '.join(str(err).split()))}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(
+            f"{parser.prog}: error: not enough memory for this drawing; use smaller --set "
+            "values or a shorter expression",
+            file=sys.stderr,
+        )
         return 2
     except SystemExit as done:  # --help and --version print and exit with status 0
         code = done.code
@@ -253,6 +294,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # stdout closed early (`| head`)
+        if sys.stdout is sys.__stdout__:  # keep the flush at exit from failing a second time
+            try:
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            except (OSError, ValueError):
+                pass
+        print(f"{parser.prog}: error: the output was closed before it was written", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

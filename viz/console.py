@@ -4,12 +4,16 @@ counts, and a table of per-time-step gradient norms.
 They answer the questions one asks before reaching for a drawing (what did I build, how big is
 it, do my gradients vanish through time?) and work over SSH. The graph is read only through
 `tinygrad_lite.graph.export_graph`. User text (labels, layer names) goes into `rich.text.Text`
-objects, never into markup strings, so a label such as "[bold]x" is shown as typed.
+objects, never into markup strings, so a label such as "[bold]x" is shown as typed; and its
+control characters (ANSI/OSC escape sequences, C1 codes, line breaks, bidirectional overrides)
+are shown as visible escapes (`\\x1b`), so a label cannot retitle, clear or recolour the
+terminal, or draw other text than it holds.
 """
 
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Mapping, Sequence
 
 from rich.console import Console
@@ -26,7 +30,36 @@ __all__ = [
     "print_summary",
     "print_tree",
     "summary",
+    "visible",
 ]
+
+
+# -- user text ----------------------------------------------------------------------------
+
+# Format characters that reorder what a terminal shows (Trojan-source style), shown escaped.
+_BIDI = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def visible(text: object) -> str:
+    r"""`str(text)` with every character a terminal would act on instead of showing (C0 and C1
+    controls such as ESC, DEL, line and paragraph separators, lone surrogates, bidirectional
+    overrides) written as its Python escape; everything else, other scripts and emoji
+    included, as it is.
+
+    >>> from viz.console import visible
+    >>> print(visible("\x1b]0;title\x07x"), visible("θ ∇ 日本"))
+    \x1b]0;title\x07x θ ∇ 日本
+    """
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(_visible_char(ch) for ch in text)
+
+
+def _visible_char(ch: str) -> str:
+    if ch in _BIDI or unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp"):
+        return ch.encode("unicode_escape", "backslashreplace").decode("ascii")
+    return ch
 
 
 # -- graph tree ---------------------------------------------------------------------------
@@ -49,15 +82,15 @@ def _summary_text(s: Summary) -> str:
 def _node_text(node: NodeInfo, ref: int | None) -> Text:
     text = Text()
     if node.kind == "op":
-        text.append(node.op, style="bold cyan")
+        text.append(visible(node.op), style="bold cyan")
         if node.label:
-            text.append(f" {node.label}", style="bold")
+            text.append(f" {visible(node.label)}", style="bold")
     elif node.kind == "parameter":
-        text.append(node.label or "leaf", style="bold green")
+        text.append(visible(node.label or "leaf"), style="bold green")
     else:
-        text.append(node.label or "const", style="dim")
+        text.append(visible(node.label or "const"), style="dim")
     if node.shape:
-        text.append(f" {node.shape} {node.dtype}", style="magenta")
+        text.append(f" {node.shape} {visible(node.dtype)}", style="magenta")
     text.append(f" = {_summary_text(node.value)}")
     if node.grad is not None:
         style = "red" if node.grad.nonfinite else "yellow"
@@ -67,7 +100,7 @@ def _node_text(node: NodeInfo, ref: int | None) -> Text:
     if ref is not None:
         text.append(f"  [{ref}]", style="blue")
     if node.scope:
-        text.append(f"  @{node.scope}", style="dim")
+        text.append(f"  @{visible(node.scope)}", style="dim")
     return text
 
 
@@ -94,7 +127,7 @@ def _tree_from_graph(graph: Graph, max_nodes: int, max_depth: int) -> Tree:
         if node_id in shown:  # a shared sub-expression: drawn once, referenced afterwards
             label = Text()
             label.append("↑ ", style="blue")
-            label.append(node.op or node.label or node.kind, style="bold")
+            label.append(visible(node.op or node.label or node.kind), style="bold")
             label.append(f"  [{refs[node_id]}] shown above", style="blue")
             parent.add(label)
             continue
@@ -244,7 +277,9 @@ def summary(model, example_input=None) -> Table:
     rows = _rows(model)
     shapes = _record_shapes(model, rows, example_input) if example_input is not None else None
 
-    table = Table(title=Text(f"Model summary: {type(model).__name__}"), title_justify="center")
+    table = Table(
+        title=Text(f"Model summary: {visible(type(model).__name__)}"), title_justify="center"
+    )
     table.add_column("Layer")
     table.add_column("Type")
     if shapes is not None:
@@ -254,10 +289,10 @@ def summary(model, example_input=None) -> Table:
         table.add_column("Params (Keras)", justify="right")
 
     for name, module in rows:
-        cells = [Text(name), Text(type(module).__name__)]
+        cells = [Text(visible(name)), Text(visible(type(module).__name__))]
         if shapes is not None:
             shape, calls = shapes.get(id(module), ("not called", 0))
-            cells.append(Text(shape + (f"  ×{calls}" if calls > 1 else "")))
+            cells.append(Text(visible(shape) + (f"  ×{calls}" if calls > 1 else "")))
         cells.append(Text(f"{_own_count(module, 'pytorch'):,}"))
         if show_keras:
             cells.append(Text(f"{_own_count(module, 'keras'):,}"))
@@ -346,10 +381,10 @@ def gradient_norms_table(
         filled = round(fraction * bar_width)
         return _BAR * filled if filled else "▏"  # the smallest norm still shows a mark
 
-    table = Table(title=Text(title) if title else None)
-    table.add_column(Text(step_name), justify="right")
+    table = Table(title=Text(visible(title)) if title else None)
+    table.add_column(Text(visible(step_name)), justify="right")
     for name in series:
-        table.add_column(Text(name))
+        table.add_column(Text(visible(name)))
     for t in range(steps):
         cells = [Text(str(t))]
         for values in series.values():
@@ -370,9 +405,10 @@ def gradient_norms_table(
             and values[-1]
             and math.isfinite(values[-1])
         ):
-            ratios.append(f"{name} {values[0] / values[-1]:.0e}")
+            ratios.append(f"{visible(name)} {values[0] / values[-1]:.0e}")
     if ratios and steps >= 2:
-        table.caption = Text(f"{step_name}=0 / {step_name}={steps - 1}: " + ", ".join(ratios))
+        step = visible(step_name)
+        table.caption = Text(f"{step}=0 / {step}={steps - 1}: " + ", ".join(ratios))
     return table
 
 

@@ -4,7 +4,8 @@
 It reads only `tinygrad_lite.graph.export_graph`'s plain description, never engine objects, and
 writes the DOT text itself (one f-string per node and edge) because the `graphviz` package's
 per-attribute quoting is too slow for 10,000-node graphs. All user text goes through
-`viz.escape.html_text` into HTML-like labels; node names are generated (`n12`), never user text.
+`viz.escape.label_text` (escaped, and cut with an ellipsis where Graphviz's label limit
+would reject the drawing) into HTML-like labels; node names are generated (`n12`), never user text.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from pathlib import Path
 import graphviz
 
 from tinygrad_lite.graph import Graph, NodeInfo, Summary, export_graph
+from tinygrad_lite.safe_io import write_file
 
 from . import style
-from .escape import format_number, html_text
+from .escape import clip_text, format_number, label_text
 
 __all__ = ["Drawing", "draw", "save", "to_dot"]
 
@@ -43,7 +45,9 @@ SAFE_LAYOUT = "graph [splines=polyline, mclimit=0.05, remincross=false, searchsi
 
 class Drawing(graphviz.Digraph):
     """A `graphviz.Digraph` that retries without `nslimit` when dot's bounded ranking fails
-    ("trouble in init_rank"), which it occasionally does on large graphs."""
+    ("trouble in init_rank"), which it occasionally does on large graphs, and whose `save` and
+    `render` write through `tinygrad_lite.safe_io` (never replacing a file unless
+    `overwrite=True`), where graphviz's own would silently overwrite, through symlinks."""
 
     def _drop_fast_layout(self) -> bool:
         line = "\t" + FAST_LAYOUT + "\n"
@@ -68,8 +72,84 @@ class Drawing(graphviz.Digraph):
     def pipe(self, *args, **kwargs):  # noqa: D102 - graphviz's own documentation applies
         return self._retry(super().pipe, *args, **kwargs)
 
-    def render(self, *args, **kwargs):  # noqa: D102
-        return self._retry(super().render, *args, **kwargs)
+    def save(self, filename=None, directory=None, *, skip_existing=False, overwrite=False):
+        """graphviz's `save` (the DOT source to `filename`, `self.filepath` by default), written
+        through `tinygrad_lite.safe_io`: an existing file (a dangling symlink included) raises
+        FileExistsError unless `overwrite=True`; returns the path."""
+        if filename is not None:
+            self.filename = filename
+        if directory is not None:
+            self.directory = directory
+        path = Path(self.filepath)
+        if skip_existing and os.path.lexists(path):
+            return str(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_file(path, self.source.encode(self.encoding or "utf-8"), overwrite=overwrite)
+        return str(path)
+
+    def render(
+        self,
+        filename=None,
+        directory=None,
+        view: bool = False,
+        cleanup: bool = False,
+        format: str | None = None,
+        renderer: str | None = None,
+        formatter: str | None = None,
+        neato_no_op=None,
+        quiet: bool = False,
+        quiet_view: bool = False,
+        *,
+        outfile=None,
+        engine: str | None = None,
+        overwrite: bool = False,
+        raise_if_result_exists: bool = False,
+        overwrite_source: bool = False,
+    ) -> str:
+        """graphviz's `render`, with its file names (the source at `filename`, the result at
+        `filename.<format>` or `outfile`), but written through `tinygrad_lite.safe_io`:
+        neither file replaces anything (a dangling symlink included; both are checked before
+        either is written) unless `overwrite=True`. Returns the path of the rendered file.
+        (`raise_if_result_exists` is always in effect; `overwrite_source` is not needed.)"""
+        if outfile is not None:
+            outfile = Path(outfile)
+            format = format or outfile.suffix.lstrip(".") or None
+            if directory is None:
+                outfile = Path(self.directory, outfile)
+            if filename is None:
+                filename = outfile.with_suffix(".gv").name
+                directory = directory if directory is not None else outfile.parent
+        if filename is not None:
+            self.filename = filename
+        if directory is not None:
+            self.directory = directory
+        fmt = format or self.format
+        source = Path(self.filepath)
+        parts = [fmt, renderer, formatter]
+        result = outfile or Path(f"{source}." + ".".join(p for p in parts if p))
+        if not overwrite:
+            existing = [str(p) for p in ([result] if cleanup else [source, result])]
+            existing = [p for p in existing if os.path.lexists(p)]
+            if existing:
+                raise FileExistsError(
+                    f"render: {', '.join(existing)} already exist(s); pass overwrite=True to "
+                    "replace them or choose another name"
+                )
+        data = self.pipe(
+            format=fmt,
+            renderer=renderer,
+            formatter=formatter,
+            neato_no_op=neato_no_op,
+            quiet=quiet,
+            engine=engine,
+        )
+        if not cleanup:
+            self.save(overwrite=overwrite)
+        result.parent.mkdir(parents=True, exist_ok=True)
+        write_file(result, data, overwrite=overwrite)
+        if view or quiet_view:
+            self._view(result, format=fmt, quiet=quiet_view)
+        return str(result)
 
 
 @dataclass
@@ -226,10 +306,10 @@ def _data_label(
     kind = style.NONFINITE if bad else style.KIND_STYLES["output" if is_output else node.kind]
     cells = []
     if node.label:
-        cells.append(f"<B>{html_text(node.label)}</B>")
+        cells.append(f"<B>{label_text(node.label)}</B>")
     if not node.is_scalar:
         shape = "×".join(str(d) for d in node.shape) or "scalar"
-        cells.append(f'<FONT POINT-SIZE="8">{shape} {html_text(node.dtype)}</FONT>')
+        cells.append(f'<FONT POINT-SIZE="8">{shape} {label_text(node.dtype)}</FONT>')
     if values:
         prefix = "data " if node.is_scalar else ""
         cells.append(prefix + _value_html(node.value))
@@ -242,19 +322,23 @@ def _data_label(
             f'<FONT COLOR="{style.NONFINITE.border}"><B>{which}{_nonfinite_word(where)}</B></FONT>'
         )
     if not cells:
-        cells.append(html_text(node.op or node.kind))
+        cells.append(label_text(node.op or node.kind))
     tds = "".join(f"<TD>{c}</TD>" for c in cells)
     if op:  # the compact form: the op that made the node is its first cell
-        tds = f'<TD BGCOLOR="{style.OP_FILL}"><I>{html_text(op)}</I></TD>' + tds
+        tds = f'<TD BGCOLOR="{style.OP_FILL}"><I>{label_text(op)}</I></TD>' + tds
     return (
         f'<<TABLE BORDER="{kind.width}" CELLBORDER="1" CELLSPACING="0" CELLPADDING="4" '
         f'COLOR="{kind.border}" BGCOLOR="{kind.fill}"><TR>{tds}</TR></TABLE>>'
     )
 
 
+def _clipped(title: str | None) -> str | None:
+    return None if title is None else clip_text(title)
+
+
 def _box_label(path: str, count: int) -> str:
     return (
-        f'<<TABLE BORDER="0" CELLPADDING="2"><TR><TD><B>{html_text(path)}</B></TD></TR>'
+        f'<<TABLE BORDER="0" CELLPADDING="2"><TR><TD><B>{label_text(path)}</B></TD></TR>'
         f'<TR><TD><FONT POINT-SIZE="9">{count} nodes (folded)</FONT></TD></TR></TABLE>>'
     )
 
@@ -321,7 +405,7 @@ def to_dot(
         label = _data_label(n, values, grads, n.id in outputs, n.op if fast else None)
         lines.append(f"n{n.id} [shape=plain, label={label}]")
         if n.kind == "op" and not fast:
-            lines.append(f"n{n.id}op [label=<{html_text(n.op)}>]")
+            lines.append(f"n{n.id}op [label=<{label_text(n.op)}>]")
     shown_ids = {n.id for n in shown}
     for path in plan.folded:
         if kept is not None and ("box", path) not in kept:
@@ -381,7 +465,7 @@ def to_dot(
                 a = f"r{e.src}x{e.dst}x{e.index}"
                 members[graph.node(e.dst).scope].append(
                     f'{a} [shape=box, style="dashed,rounded", fontsize=8, color="#888888", '
-                    f"fillcolor=white, label=<{html_text(src.label or src.op or src.kind)} "
+                    f"fillcolor=white, label=<{label_text(src.label or src.op or src.kind)} "
                     f"#{e.src}>]"
                 )
             extra = ""
@@ -409,7 +493,7 @@ def to_dot(
 
     body = [
         f'graph [rankdir={direction}, fontname="{style.FONT}", nodesep=0.25, ranksep=0.35, '
-        f"labelloc=t, label={style.legend_html(title, notes, scale)}]",
+        f"labelloc=t, label={style.legend_html(_clipped(title), notes, scale)}]",
         # Defaults are the op ellipse's; data nodes and boxes say `shape=...` themselves.
         f'node [fontname="{style.FONT}", fontsize=9, shape=ellipse, style=filled, '
         f'fillcolor="{style.OP_FILL}", color="{style.OP_BORDER}", margin="0.04,0.02", '
@@ -445,7 +529,7 @@ def _cluster_lines(members: dict, graph: Graph) -> list[str]:
         fill = style.CLUSTER_FILLS[min(depth, len(style.CLUSTER_FILLS) - 1)]
         name = path.rsplit("/", 1)[-1]
         lines.append(
-            f'subgraph cluster_{i} {{ label=<{html_text(name)}>; style="rounded,filled"; '
+            f'subgraph cluster_{i} {{ label=<{label_text(name)}>; style="rounded,filled"; '
             f'fillcolor="{fill}"; color="#b8c4d6"; fontsize=10; labeljust=l;'
         )
         lines.extend(members.get(path, ()))
@@ -516,10 +600,11 @@ def save(
     """Write `drawing` to `stem.<format>` for each format ("dot" is the DOT source; others are
     rendered by Graphviz). Returns the paths written.
 
-    Existing files are never replaced unless `overwrite=True` (checked for every format before
-    anything is written). Formats are written in order, so with "dot" first the DOT file is
-    there even when Graphviz's `dot` is missing (`graphviz.ExecutableNotFound` is then raised at
-    the first rendered format).
+    Existing files (a dangling symlink included) are never replaced unless `overwrite=True`
+    (checked for every format before anything is written, and again, atomically, as each file
+    is published through `tinygrad_lite.safe_io.write_file`). Formats are written in order, so
+    with "dot" first the DOT file is there even when Graphviz's `dot` is missing
+    (`graphviz.ExecutableNotFound` is then raised at the first rendered format).
 
     >>> import tempfile, os
     >>> from tinygrad_lite import Value
@@ -530,7 +615,9 @@ def save(
     stem = Path(stem)
     paths = [stem.with_name(f"{stem.name}.{fmt}") for fmt in formats]
     if not overwrite:
-        existing = [str(p) for p in paths if p.exists()]
+        # lexists: a dangling symlink is something too (writing through it would create a
+        # file wherever it points). write_file checks again, atomically, at each write.
+        existing = [str(p) for p in paths if os.path.lexists(p)]
         if existing:
             raise FileExistsError(
                 f"viz.save: {', '.join(existing)} already exist(s); pass overwrite=True to "
@@ -538,9 +625,7 @@ def save(
             )
     written = []
     for fmt, path in zip(formats, paths):
-        if fmt == "dot":
-            path.write_text(drawing.source, encoding="utf-8")
-        else:
-            path.write_bytes(drawing.pipe(format=fmt))
+        data = drawing.source if fmt == "dot" else drawing.pipe(format=fmt)
+        write_file(path, data, overwrite=overwrite)
         written.append(path)
     return written

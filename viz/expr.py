@@ -7,6 +7,11 @@ calls to a fixed table of functions. Anything else is refused with an `ExprError
 one-line message says what was refused and where (column and the offending text). The values of
 `--set NAME=VALUE` go through the same parser with an even smaller whitelist (numbers, literal
 lists, `randn(4, 3)`-style constructors) or are read from a `.npy` file with `@path`.
+
+What an expression may cost is bounded before it is paid: every op's result (and, for `@`, the
+gradients backward will form) is sized from its operands' shapes before it runs, against
+MAX_ELEMENTS per node and MAX_TOTAL_ELEMENTS over the whole graph; MAX_OPS caps the number of
+operations at parse time; a `.npy` file is sized from its header before its data is read.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import keyword
 import math
 import operator
 import os
+import stat
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 
@@ -31,6 +37,9 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_ELEMENTS",
     "MAX_LENGTH",
+    "MAX_OPS",
+    "MAX_TOTAL_ELEMENTS",
+    "ExprWarning",
     "VALUE_FUNCTIONS",
     "evaluate",
     "make_leaves",
@@ -42,6 +51,10 @@ __all__ = [
 MAX_LENGTH = 1000  # characters in one expression or --set value
 MAX_DEPTH = 60  # nesting of the syntax tree (parentheses, calls, operator chains)
 MAX_ELEMENTS = 1_000_000  # elements in any tensor an expression may create or combine
+# Elements over all the nodes of one graph (leaves included): 80 MB of float64, so that with
+# the gradients backward keeps a drawing stays well under a gigabyte however it is written.
+MAX_TOTAL_ELEMENTS = 10_000_000
+MAX_OPS = 250  # operators and calls in one expression
 
 # name -> (fewest, most arguments, what it does); the whitelist of calls in an expression.
 EXPRESSION_FUNCTIONS: dict[str, tuple[int, int, str]] = {
@@ -124,6 +137,10 @@ _OPERATOR_WORDS = {
 }
 
 
+# What the user probably meant by an operator the language does not have.
+_OPERATOR_HINTS = {ast.BitXor: "; powers are written ** (x**2, not x^2)"}
+
+
 class ExprError(ValueError):
     """A refused or failing expression. `str(err)` is one line that names what went wrong and
     where; `column` (1-based, or None) and `snippet` locate it, and `caret()` draws it.
@@ -169,6 +186,22 @@ class ExprError(ValueError):
             return self.source
         width = max(len(self.snippet), 1)
         return f"{self.source}\n{' ' * (self.column - 1)}{'^' * width}"
+
+
+class ExprWarning(UserWarning):
+    """A result the expression computes but probably did not mean, such as `log(x)` at a
+    negative x (NaN). The message is one line in ExprError's form (what, column, text); the
+    command line prints it as a warning and still draws the graph.
+
+    >>> import warnings
+    >>> from tinygrad_lite import Value
+    >>> from viz.expr import evaluate
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     y = evaluate("log(x)", {"x": Value(-1.0)})
+    >>> print(caught[0].message)
+    log() of a negative number is NaN (x has a value below 0), at column 1: log(x)
+    """
 
 
 # -- parsing ------------------------------------------------------------------------------
@@ -274,7 +307,8 @@ def _validate(tree: ast.Expression, source: str, functions: Mapping, lists: bool
         elif isinstance(node, ast.BinOp):
             if type(node.op) not in _BINARY:
                 word = _OPERATOR_WORDS.get(type(node.op), type(node.op).__name__)
-                raise _error(f"the operator {word} is not allowed", source, node)
+                hint = _OPERATOR_HINTS.get(type(node.op), "")
+                raise _error(f"the operator {word} is not allowed{hint}", source, node)
         elif isinstance(node, ast.UnaryOp):
             if not isinstance(node.op, (ast.USub, ast.UAdd)):
                 word = _OPERATOR_WORDS.get(type(node.op), type(node.op).__name__)
@@ -357,7 +391,23 @@ def parse_expression(source: str) -> ast.Expression:
     source = source.strip() if isinstance(source, str) else source
     tree = _parse(source, "expression")
     _validate(tree, source, EXPRESSION_FUNCTIONS, lists=False)
+    _check_op_count(tree, source)
     return tree
+
+
+def _check_op_count(tree: ast.Expression, source: str) -> None:
+    """Refuse an expression with more than MAX_OPS operators and calls, before any runs."""
+    count = 0
+    stack: list[ast.AST] = [tree.body]
+    while stack:
+        node = stack.pop()
+        count += isinstance(node, (ast.BinOp, ast.UnaryOp, ast.Call))
+        stack.extend(_operands(node))
+    if count > MAX_OPS:
+        raise ExprError(
+            f"the expression has {count} operations (operators and calls); the limit is "
+            f"{MAX_OPS} operations per expression"
+        )
 
 
 # -- evaluation ---------------------------------------------------------------------------
@@ -411,29 +461,126 @@ def _check_size(shape: tuple, what: str) -> None:
         )
 
 
+class _Budget:
+    """The elements held by all the nodes of the graph being built, charged before each op."""
+
+    def __init__(self) -> None:
+        self.elements = 0
+
+    def charge(self, shape: tuple, what: str) -> None:
+        _check_size(shape, what)
+        total = self.elements + math.prod(shape)
+        if total > MAX_TOTAL_ELEMENTS:
+            raise ValueError(
+                f"{what} would bring the graph to {total:,} elements; the limit over all nodes "
+                f"is {MAX_TOTAL_ELEMENTS:,} (use smaller --set values or a shorter expression)"
+            )
+        self.elements = total
+
+
+def _shape_of(x) -> tuple | None:
+    """The shape of the node an operand is, or None for a plain number (folded, no node)."""
+    if isinstance(x, Tensor):
+        return tuple(x.shape)
+    if isinstance(x, Value):
+        return ()
+    return None
+
+
+def _broadcast(a: tuple, b: tuple) -> tuple:
+    try:
+        return tuple(np.broadcast_shapes(a, b))
+    except ValueError:
+        # The engine's own message suggests reshape/unsqueeze, which the command line lacks.
+        raise ValueError(
+            f"cannot combine shapes {a} and {b}: each trailing axis must be equal, or 1 in one "
+            "of them; --set operands whose shapes match (this language has no reshape)"
+        ) from None
+
+
+def _matmul_shapes(a: tuple, b: tuple) -> tuple[tuple, tuple, tuple]:
+    """numpy's matmul rule: (result, a's gradient before summing, b's gradient before summing).
+    The gradient of an operand with fewer batch axes is formed at the full batch shape and
+    then summed, so it can be far larger than the operand or the result."""
+    if not a or not b:
+        raise ValueError(
+            f"matmul needs operands with at least one axis, got shapes {a} and {b}; use * to "
+            "multiply by a scalar"
+        )
+    a2 = (1, *a) if len(a) == 1 else a
+    b2 = (*b, 1) if len(b) == 1 else b
+    if a2[-1] != b2[-2]:
+        raise ValueError(
+            f"shapes {a} and {b} do not line up for matmul: the last axis of the left operand "
+            f"({a2[-1]}) must equal the second-to-last of the right ({b2[-2]}); transpose an "
+            "operand with transpose(X), or check the --set shapes"
+        )
+    try:
+        batch = tuple(np.broadcast_shapes(a2[:-2], b2[:-2]))
+    except ValueError:
+        raise ValueError(
+            f"the batch axes of shapes {a} and {b} do not broadcast for matmul: each must be "
+            "equal, or 1 in one of them"
+        ) from None
+    result = batch + (a2[-2],) * (len(a) > 1) + (b2[-1],) * (len(b) > 1)
+    return result, batch + a2[-2:], batch + b2[-2:]
+
+
+def _reduced(shape: tuple, axis: int | None) -> tuple:
+    if axis is None:
+        return ()
+    if -len(shape) <= axis < len(shape):
+        return shape[: axis % len(shape)] + shape[axis % len(shape) + 1 :]
+    return ()  # out of range: the engine's op names the axis and the shape
+
+
+def _result_shape(node: ast.AST, args: list) -> tuple | None:
+    """The shape of the node an op will make, from its operands' shapes, before it runs
+    (None: a plain number, or an op that makes no node). Raises ValueError for shapes that
+    cannot combine, and for an `@` whose gradients would exceed MAX_ELEMENTS."""
+    shapes = [_shape_of(a) for a in args]
+    if all(s is None for s in shapes):
+        return None
+    if isinstance(node, ast.UnaryOp):
+        return shapes[0] if isinstance(node.op, ast.USub) else None
+    if isinstance(node, ast.BinOp):
+        a, b = shapes
+        if a is None or b is None:
+            return a if b is None else b
+        if isinstance(node.op, ast.MatMult):
+            if not (isinstance(args[0], Tensor) and isinstance(args[1], Tensor)):
+                return None  # refused by _binary, which says what @ needs
+            result, grad_a, grad_b = _matmul_shapes(a, b)
+            _check_size(result, "the product")
+            _check_size(grad_a, "the gradient of the left operand of @ (before summing)")
+            _check_size(grad_b, "the gradient of the right operand of @ (before summing)")
+            return result
+        return _broadcast(a, b)
+    name = node.func.id
+    known = [s for s in shapes if s is not None]
+    if name in ("max", "min", "maximum", "minimum") and len(args) == 2:
+        return _broadcast(*known) if len(known) == 2 else known[0]
+    if name in ("max", "min", "sum", "mean", "logsumexp"):
+        if shapes[0] is None:
+            return None
+        return _reduced(shapes[0], int(args[1]) if len(args) == 2 else None)
+    if name == "transpose":
+        return shapes[0][::-1]
+    return shapes[0]  # elementwise functions, softmax and log_softmax keep the shape
+
+
 def _binary(symbol: str, a, b):
     if isinstance(a, float) and isinstance(b, float):
         return _number_op(symbol, a, b)
-    if symbol == "@":
-        if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
-            raise TypeError(
-                f"@ needs two tensors, got {_kind(a)} and {_kind(b)}; set matrices with "
-                "--set X=randn(2,3)"
-            )
-        if a.ndim >= 1 and b.ndim >= 1:
-            rows = a.shape[:-1]
-            cols = b.shape[-1:] if b.ndim >= 2 else ()
-            _check_size(tuple(rows) + tuple(cols), "the product")
-        return a @ b
-    if isinstance(a, Tensor) and isinstance(b, Tensor):
-        try:
-            shape = np.broadcast_shapes(a.shape, b.shape)
-        except ValueError:
-            shape = None  # the engine's own op reports the mismatch, naming the shapes
-        if shape is not None:
-            _check_size(shape, f"the result of {symbol}")
+    if symbol == "@" and not (isinstance(a, Tensor) and isinstance(b, Tensor)):
+        raise TypeError(
+            f"@ needs two tensors, got {_kind(a)} and {_kind(b)}; set matrices with "
+            "--set X=randn(2,3)"
+        )
     op = _ARITHMETIC.get(symbol)
-    return op(a, b) if op is not None else a**b
+    if op is not None:
+        return op(a, b)
+    return a @ b if symbol == "@" else a**b
 
 
 def _as_constant_value(x: float) -> Value:
@@ -537,22 +684,94 @@ def evaluate(source: str, variables: Mapping[str, object]):
                 node,
             )
 
+    # Every node's size is charged before the op that makes it runs: the leaves first.
+    budget = _Budget()
+    for name in dict.fromkeys(node.id for node in _names(tree)):
+        shape = _shape_of(variables[name])
+        if shape is not None:
+            try:
+                budget.charge(shape, f"the variable {name!r}")
+            except ValueError as err:
+                raise ExprError(str(err)) from None
+
     def apply(node: ast.AST, args: list):
         if isinstance(node, ast.Constant):
             return float(node.value)
         if isinstance(node, ast.Name):
             return _variable(node, variables[node.id], source)
         try:
+            shape = _result_shape(node, args)
+            if shape is not None:
+                budget.charge(shape, "the result")
             if isinstance(node, ast.UnaryOp):
                 return -args[0] if isinstance(node.op, ast.USub) else args[0]
             if isinstance(node, ast.BinOp):
-                return _binary(_BINARY[type(node.op)], args[0], args[1])
+                symbol = _BINARY[type(node.op)]
+                if symbol == "**":
+                    _warn_if_nan_power(node, args, source)
+                return _binary(symbol, args[0], args[1])
+            if node.func.id in _DOMAINS:
+                _warn_outside_domain(node, args[0], source)
             return _call(node, args)
         except (ArithmeticError, ValueError, TypeError, IndexError, MemoryError) as err:
             raise _error(_evaluation_failure(node, err), source, node) from None
 
     with np.errstate(all="ignore"):  # inf/NaN are results to draw, not warnings
         return _walk_evaluate(tree, apply)
+
+
+# Functions with a domain: below it the result is NaN (or -Inf at log's edge), which the
+# drawing shows; a warning says why before the user goes looking.
+_DOMAINS = {"log", "sqrt"}
+
+
+def _numbers(x) -> np.ndarray | None:
+    if isinstance(x, Tensor):
+        return x.data
+    if isinstance(x, Value):
+        return np.asarray(x.data)
+    return np.asarray(x) if isinstance(x, float) else None
+
+
+def _warn(reason: str, source: str, node: ast.AST) -> None:
+    message = str(_error(reason, source, node))
+    warnings.warn(ExprWarning(message), stacklevel=4)
+
+
+def _operand_text(source: str, node: ast.AST) -> str:
+    start, end = _span(source, node)
+    text = source[start - 1 : end - 1] if start is not None and end is not None else "x"
+    return text if len(text) <= 30 else text[:27] + "..."
+
+
+def _warn_outside_domain(node: ast.Call, x, source: str) -> None:
+    values = _numbers(x)
+    if values is None:
+        return
+    name, what = node.func.id, _operand_text(source, node.args[0])
+    which = "a value" if values.size == 1 else "values"
+    if np.any(values < 0):
+        _warn(f"{name}() of a negative number is NaN ({what} has {which} below 0)", source, node)
+    elif name == "log" and np.any(values == 0):
+        _warn(f"log(0) is -Inf ({what} has {which} equal to 0)", source, node)
+
+
+def _warn_if_nan_power(node: ast.BinOp, args: list, source: str) -> None:
+    base, exponent = _numbers(args[0]), _numbers(args[1])
+    if isinstance(args[0], float) and isinstance(args[1], float):
+        return  # two plain numbers are folded by _number_op
+    try:
+        fractional = np.broadcast_arrays(base < 0, exponent != np.round(exponent))
+    except ValueError:
+        return  # the shapes do not combine: the op itself reports it
+    if np.any(fractional[0] & fractional[1]):
+        what = _operand_text(source, node.left)
+        which = "a value" if base.size == 1 else "values"
+        _warn(
+            f"a negative number to a fractional power is NaN ({what} has {which} below 0)",
+            source,
+            node,
+        )
 
 
 def _variable(node: ast.Name, value, source: str):
@@ -654,9 +873,44 @@ def _construct(node: ast.Call, args: list) -> np.ndarray:
 
 
 def _load_npy(path: str, text: str) -> np.ndarray:
+    """Read one array from a .npy file, sizing it from the header before reading any data: a
+    header may claim any shape, and the data is only read once the shape is within the
+    limit, the dtype numeric and the file long enough to hold it. Never unpickles."""
     shown = f"--set {text}"
+    path = os.path.expanduser(path)
     try:
-        loaded = np.load(os.path.expanduser(path), allow_pickle=False)
+        # O_NONBLOCK: opening a FIFO (or a device) must not wait for a writer; it is refused.
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+        with open(os.open(path, flags), "rb") as handle:
+            mode = os.fstat(handle.fileno()).st_mode
+            if stat.S_ISDIR(mode):
+                raise ExprError(f"{shown}: {path!r} is a directory, not a .npy file")
+            if not stat.S_ISREG(mode):
+                raise ExprError(f"{shown}: {path!r} is not a regular file")
+            dtype, shape, offset = _npy_header(handle, shown, path)
+            count = math.prod(shape)
+            if dtype.kind not in "biuf":
+                what = (
+                    "Python objects, which are never unpickled"
+                    if dtype.hasobject
+                    else f"{dtype} data; a numeric array is needed"
+                )
+                raise ExprError(f"{shown}: {path!r} holds {what}")
+            if count > MAX_ELEMENTS:
+                raise ExprError(
+                    f"{shown}: {path!r} has shape {shape} ({count:,} elements); the limit is "
+                    f"{MAX_ELEMENTS:,}"
+                )
+            size = os.fstat(handle.fileno()).st_size
+            if size < offset + count * dtype.itemsize:
+                raise ExprError(
+                    f"{shown}: {path!r} is truncated: its header says {shape} {dtype} "
+                    f"({count * dtype.itemsize:,} bytes) but {max(size - offset, 0):,} follow"
+                )
+            handle.seek(0)
+            loaded = np.lib.format.read_array(handle, allow_pickle=False)
+    except ExprError:
+        raise
     except FileNotFoundError:
         raise ExprError(f"{shown}: no such file {path!r}") from None
     except IsADirectoryError:
@@ -664,25 +918,35 @@ def _load_npy(path: str, text: str) -> np.ndarray:
     except PermissionError:
         raise ExprError(f"{shown}: no permission to read {path!r}") from None
     except ValueError as err:
-        reason = (
-            "it holds Python objects, which are never unpickled"
-            if "pickle" in str(err)
-            else f"it is not a .npy file ({err})"
-        )
-        raise ExprError(f"{shown}: cannot load {path!r}: {reason}") from None
+        raise ExprError(f"{shown}: cannot load {path!r}: it is not a .npy file ({err})") from None
     except (OSError, EOFError) as err:
         raise ExprError(f"{shown}: cannot read {path!r}: {err}") from None
-    if not isinstance(loaded, np.ndarray):  # an .npz archive holds several arrays
-        if hasattr(loaded, "close"):
-            loaded.close()
-        raise ExprError(f"{shown}: {path!r} holds several arrays; save one array with np.save")
-    if loaded.dtype.kind not in "biuf":
-        raise ExprError(f"{shown}: {path!r} holds {loaded.dtype} data; a numeric array is needed")
-    if loaded.size > MAX_ELEMENTS:
-        raise ExprError(
-            f"{shown}: {path!r} has {loaded.size:,} elements; the limit is {MAX_ELEMENTS:,}"
-        )
     return loaded.astype(np.float64)
+
+
+def _npy_header(handle, shown: str, path: str) -> tuple[np.dtype, tuple, int]:
+    """(dtype, shape, data offset) from a .npy header, which numpy parses without running
+    code (`ast.literal_eval` under a size limit)."""
+    start = handle.read(6)
+    handle.seek(0)
+    if start[:4] == b"PK\x03\x04":  # a zip file: np.savez writes those
+        raise ExprError(
+            f"{shown}: {path!r} is an .npz archive (several arrays); save one array with "
+            "np.save to a .npy file"
+        )
+    if start != b"\x93NUMPY":
+        raise ExprError(f"{shown}: {path!r} is not a .npy file (it does not start like one)")
+    version = np.lib.format.read_magic(handle)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(handle)
+    elif version == (2, 0):
+        shape, _, dtype = np.lib.format.read_array_header_2_0(handle)
+    else:  # 3.0 only adds UTF-8 field names, i.e. structured arrays, which are refused anyway
+        raise ExprError(
+            f"{shown}: {path!r} is a .npy file of version {version}; save a plain "
+            "numeric array with np.save"
+        )
+    return dtype, tuple(int(d) for d in shape), handle.tell()
 
 
 def parse_value(text: str, name: str = "value") -> float | np.ndarray:
@@ -758,11 +1022,18 @@ def make_leaves(assignments: Iterable[str]) -> dict[str, Value | Tensor]:
     {'X': (2, 3), 'c': ()}
     """
     raw: dict[str, float | np.ndarray] = {}
+    total = 0
     for text in assignments:
         name, value = parse_assignment(text)
         if name in raw:
             raise ExprError(f"--set {text!r}: {name!r} is set twice")
         raw[name] = parse_value(value, name)
+        total += np.size(raw[name])
+        if total > MAX_TOTAL_ELEMENTS:
+            raise ExprError(
+                f"--set {name}: the --set values hold {total:,} elements together; the limit "
+                f"over all nodes is {MAX_TOTAL_ELEMENTS:,}"
+            )
     if any(isinstance(v, np.ndarray) for v in raw.values()):
         return {
             name: Tensor(np.asarray(v, dtype=np.float64), requires_grad=True, name=name)

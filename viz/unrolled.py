@@ -439,17 +439,39 @@ class _Builder:
         downstream: set[int] = set()
         for nid in node_ids:  # topological order
             ps = self.parents.get(nid, [])
+            # An op that only rearranges weights is a weight, also inside a step (a cell called
+            # in a user's loop joins its W_ih and W_hh at every call).
+            only_weights = (
+                ps
+                and all(p in self.weightish or _scalar_constant(g.node(p)) for p in ps)
+                and any(p in self.weightish for p in ps)
+            )
             if nid in self.places:
-                if not self.places[nid].is_input:
+                if only_weights:
+                    self.weightish.add(nid)
+                elif not self.places[nid].is_input:
                     downstream.add(nid)
                 continue
             if any(p in downstream for p in ps):
                 downstream.add(nid)
-            elif ps and all(p in self.weightish or g.node(p).kind == "constant" for p in ps):
-                if any(p in self.weightish for p in ps):
-                    self.weightish.add(nid)
+            elif only_weights:
+                self.weightish.add(nid)
         self.downstream = downstream
         self.head = [n for n in node_ids if n in downstream and n not in self.places]
+        # Constant leaves made inside a step (x[t] of a constant sequence, a zero state made by
+        # a cell, a teacher-forcing target) are the step's inputs, not part of its cell.
+        self.step_leaves: dict[int, int] = {}
+        for band in self.bands:
+            for t, ids in band.by_t.items():
+                keep = []
+                for n in ids:
+                    if n in self.weightish:
+                        continue
+                    if g.node(n).kind == "constant" and n not in band.h.values():
+                        self.step_leaves[n] = t
+                    else:
+                        keep.append(n)
+                band.by_t[t] = keep
         self.step_set = {n for b in self.bands for ids in b.by_t.values() for n in ids}
         self.gradient_flow = bool(
             self.grads and g.outputs and g.node(g.outputs[0]).grad is not None
@@ -486,13 +508,20 @@ class _Builder:
                 if many:
                     base += f" l{band.layer}" + (" rev" if band.reverse else "")
                 names[p] = base
+        # parameters read outside the recurrent stacks (an output layer): W_out, b_out
+        others = [p for p in sorted(self.params) if p not in names]
+        counts = defaultdict(int)
+        for p in others:
+            counts[len(g.node(p).shape) >= 2] += 1
+        seen = defaultdict(int)
+        for p in others:
+            matrix = len(g.node(p).shape) >= 2
+            base = "W_out" if matrix else "b_out"
+            names[p] = base if counts[matrix] == 1 else f"{base}{seen[matrix]}"
+            seen[matrix] += 1
         for p in sorted(self.params):
-            node = g.node(p)
-            if node.label:
-                names[p] = node.label
-            elif p not in names:
-                shape = "×".join(map(str, node.shape)) or "scalar"
-                names[p] = f"param #{p} ({shape})"
+            if g.node(p).label:
+                names[p] = g.node(p).label
         self.param_names = names
 
     # -- items --------------------------------------------------------------------------------
@@ -742,7 +771,7 @@ class _Builder:
 
     def place(self) -> None:
         """Column x positions, band heights and every item's centre."""
-        bidirectional = any(b.reverse for b in self.bands)
+        bidirectional = self.bidirectional = any(b.reverse for b in self.bands)
         # lane width: what the widest step of any band needs
         need = 80.0
         self.band_height: dict[int, float] = {}
@@ -780,6 +809,10 @@ class _Builder:
         y = 0.0
         self.x_row = y
         y += 46
+        if self.weights == "once":
+            # the weights drawn once sit between the inputs and the first band, between columns
+            self.once_row = y + 10
+            y += 70
         for band in self.bands:
             band.y0 = y
             y = self._place_band(band, y) + 34
@@ -844,30 +877,34 @@ class _Builder:
 
     # -- everything around the steps -----------------------------------------------------------
 
-    def _item_of(self, nid: int) -> str | None:
-        return self.item_of_node.get(nid)
-
     def build_inputs(self) -> None:
         """x_t items: the input slices of the library's layers, and for a user's loop the
         external, unshared operands of a step."""
-        g = self.g
         by_t = defaultdict(list)
         for nid, p in self.places.items():
             if p.is_input and p.t in self.shown_set:
-                by_t[p.t].append(nid)
-        for t, ids in by_t.items():
-            node = g.node(max(ids))
-            it = self._node_item(
-                f"x_{t}",
-                "x",
-                node,
-                f"<B>{_sub('x', t)}</B>",
-                f"x{t}",
-                fill=style.KIND_STYLES["constant"].fill if node.kind == "constant" else "#dbe8ff",
-                border="#777777",
-            )
-            it.x, it.y, it.step = self.col_x[t], self.x_row, t
-            self.add_item(it, ids)
+                by_t[p.t].append([nid])
+        fed = {c[3] for c in self.cuts} | {i[3] for i in self.inits}
+        for nid, t in sorted(self.step_leaves.items()):
+            if t in self.shown_set and nid not in fed:
+                by_t[t].append([nid])
+        for t, groups in by_t.items():
+            for k, ids in enumerate(groups):
+                self._input_item(t, k, ids)
+
+    def _input_item(self, t: int, k: int, ids: list[int]) -> None:
+        node = self.g.node(max(ids))
+        it = self._node_item(
+            f"x_{t}" if k == 0 else f"x_{t}_{k}",
+            "x",
+            node,
+            f"<B>{_sub('x', t)}</B>",
+            f"x{t}",
+            fill=style.KIND_STYLES["constant"].fill if node.kind == "constant" else "#dbe8ff",
+            border="#777777",
+        )
+        it.x, it.y, it.step = self.col_x[t] + k * (it.width + 8), self.x_row, t
+        self.add_item(it, ids)
 
     def build_sources(self) -> None:
         """Nodes upstream of the steps that are neither weights nor input slices: an initial
@@ -898,6 +935,8 @@ class _Builder:
                     for i, p in enumerate(self.parents.get(n, [])):
                         which = slots.get((*ranks[n], i))
                         if which is None:
+                            continue
+                        if p in self.weightish:
                             continue
                         prev_state = (band.h if which == "h" else band.c).get(prev_t)
                         if p == prev_state:
@@ -1093,10 +1132,27 @@ class _Builder:
         slots = list(self.shown)
         if self.elided:
             slots.insert(KEEP_EACH_SIDE, "gap")
-        bar_l = self.col_x[self.shown[0]] - self.col_w / 2
-        bar_w = self.col_w * len(slots)
+        slot_of = {t: i for i, t in enumerate(slots)}
+        for t in self.elided:
+            slot_of[t] = KEEP_EACH_SIDE
+        rows: list[list[tuple[int, int]]] = []
         for n in joins:
             node = g.node(n)
+            used = set()
+            for p in self.parents.get(n, []):
+                t = self.places[p].t if p in self.places else col_of.get(p)
+                if t in slot_of:
+                    used.add(slot_of[t])
+            lo, hi = (min(used), max(used)) if used else (0, len(slots) - 1)
+            # the lowest row where this bar overlaps no other bar
+            row = next(
+                (r for r, spans in enumerate(rows) if all(hi < a or lo > b for a, b in spans)),
+                len(rows),
+            )
+            if row == len(rows):
+                rows.append([])
+            rows[row].append((lo, hi))
+            span = slots[lo : hi + 1]
             shape = "×".join(map(str, node.shape))
             text = (
                 f"<B>{html_text(node.op)}</B> <FONT POINT-SIZE='8'>{html_text(node.scope or '')}"
@@ -1105,21 +1161,35 @@ class _Builder:
             if self.gradient_flow and self.grads:
                 text += f" <FONT POINT-SIZE='8' COLOR='#a50f15'>‖∂L/∂·‖ {_norm(node.grad)}</FONT>"
             # One cell per column, each a port: h_t's edge enters the bar straight above h_t.
+            # (two per column with a reverse direction: one above each lane)
+            lanes = 2 if self.bidirectional else 1
+            cell_w = self.col_w / lanes - (4 if len(span) == 1 else 0) / lanes
             ports = "".join(
-                f'<TD PORT="p{t}" WIDTH="{self.col_w:.0f}" HEIGHT="5" FIXEDSIZE="TRUE"></TD>'
-                for t in slots
+                f'<TD PORT="p{t}_{k}" WIDTH="{cell_w:.0f}" HEIGHT="5" FIXEDSIZE="TRUE"></TD>'
+                for t in span
+                for k in range(lanes)
             )
             label = (
                 '<<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0" '
                 'COLOR="#8a6d00" BGCOLOR="#fff3c4" STYLE="rounded">'
-                f'<TR><TD COLSPAN="{len(slots)}" HEIGHT="16">'
+                f'<TR><TD COLSPAN="{len(span) * lanes}" HEIGHT="16">'
                 f"{text.replace(chr(39), chr(34))}</TD></TR>"
                 f"<TR>{ports}</TR></TABLE>>"
             )
-            it = Item(f"join_{n}", "join", bar_l + bar_w / 2, y + 12, label, width=bar_w, height=24)
+            bar_w = self.col_w * len(span)
+            bar_l = self.col_x[self.shown[0]] - self.col_w / 2 + lo * self.col_w
+            it = Item(
+                f"join_{n}",
+                "join",
+                bar_l + bar_w / 2,
+                y + 12 + 40 * row,
+                label,
+                width=bar_w,
+                height=24,
+            )
             it.attrs = {"shape": "plaintext", "margin": "0"}
             self.add_item(it, [n])
-            y += 40
+        y += 40 * len(rows)
         # the rest: a row on top, left to right in topological order
         tail = [n for n in self.head if kind[n] == "tail"]
         if self.level != "op" and len(tail) > 6:
@@ -1260,6 +1330,13 @@ class _Builder:
             self.add_item(it)
         names = it.attrs["_names"]
         for w in weight_nodes:
+            # the step's own join of the weights (a cell in a loop) is shown by this reference
+            todo = [w]
+            while todo:
+                n = todo.pop()
+                if n in self.places and n in self.weightish:
+                    self.item_of_node.setdefault(n, iid)
+                    todo.extend(self.parents.get(n, []))
             for p in self._params_of(w):
                 name = self.param_names.get(p, "W")
                 if name not in names:
@@ -1301,6 +1378,10 @@ class _Builder:
                 else:
                     if e.dst in self.weightish:
                         continue  # the join of the weights: drawn inside the weight's box
+                    if e.src in self.places:  # a step's own join: an edge from each parameter
+                        for p in self._params_of(e.src):
+                            groups[(self._once_item(p), di)].append(e)
+                        continue
                     si = self._once_item(e.src)
             else:
                 si = self.item_of_node.get(e.src)
@@ -1316,7 +1397,7 @@ class _Builder:
             norm = None
             if self.gradient_flow:
                 norm = self._edge_norm(engine, sent)
-            kind = "edge"
+            kind = "flow"
             if self.items[si].kind == "ref" or self.items[si].kind == "weight":
                 kind = "weight_edge"
             elif self.items[si].kind == "cut":
@@ -1327,7 +1408,10 @@ class _Builder:
                 label = f"t={t}" if t is not None else None
             edge = DrawnEdge(eid, si, di, kind, list(engine), label, norm)
             if self.items[di].kind == "join" and self.items[si].step is not None:
-                edge.attrs["headport"] = f"p{self.items[si].step}:s"
+                lane = 0
+                if self.bidirectional and self.items[si].kind in ("h", "c", "cell", "gates"):
+                    lane = int(self.bands[int(si.split("_")[1])].reverse)
+                edge.attrs["headport"] = f"p{self.items[si].step}_{lane}:s"
             self.edges[eid] = edge
             for e in engine:
                 self.edge_of[(e.src, e.dst, e.index)] = eid
@@ -1364,9 +1448,20 @@ class _Builder:
             names = it.attrs.pop("_names", None)
             if names is not None:
                 text = " ".join(names)
-                short = [n.split(" ")[0] for n in names]
-                it.label = _plain(html_text(" ".join(dict.fromkeys(short))), 7, "#1f4f9f")
-                it.width = _text_width([" ".join(dict.fromkeys(short))], 7)
+                short = list(dict.fromkeys(n.split(" ")[0] for n in names))
+                # wrapped to the lane, so neighbouring columns' references never overlap
+                room = max(self.lane_w * 0.6, 60.0)
+                lines = [""]
+                for name in short:
+                    candidate = f"{lines[-1]} {name}".strip()
+                    if lines[-1] and _text_width([candidate], 7) > room:
+                        lines.append(name)
+                    else:
+                        lines[-1] = candidate
+                it.label = _plain("<BR/>".join(html_text(ln) for ln in lines), 7, "#1f4f9f")
+                it.width = _text_width(lines, 7)
+                it.height = 9 * len(lines) + 3
+                it.y -= (len(lines) - 1) * 4.5
                 it.attrs["tooltip"] = _attr_text(text)
                 it.x = it.x - it.width / 2 + 4
 
@@ -1438,18 +1533,27 @@ class _Builder:
         return iid
 
     def place_once_weights(self) -> None:
-        """The weights drawn once (weights="once"), in a row under the inputs."""
+        """The weights drawn once (weights="once"): a row between the inputs and the first
+        band, each weight midway between two columns, so no input edge runs through one."""
         ws = [self.items[i] for i in self.once_items.values()]
         if not ws:
             return
-        span_l = self.col_x[self.shown[0]]
-        span_r = self.col_x[self.shown[-1]]
-        total = sum(w.width + 30 for w in ws)
-        x = (span_l + span_r) / 2 - total / 2
-        for w in ws:
-            w.x, w.y = x + (w.width + 30) / 2, self.x_row - 70
-            x += w.width + 30
-        self.panel_top = self.x_row - 100
+        gaps = [
+            (self.col_x[a] + self.col_x[b]) / 2 for a, b in zip(self.shown, self.shown[1:])
+        ] or [self.col_x[self.shown[0]] + self.col_w / 2]
+        middle = len(gaps) // 2
+        order = sorted(range(len(gaps)), key=lambda i: (abs(i - middle + 0.5), i))
+        slots = sorted(order[: len(ws)]) if len(ws) <= len(gaps) else None
+        y = getattr(self, "once_row", self.x_row - 70)
+        if slots is not None:
+            for w, i in zip(ws, slots):
+                w.x, w.y = gaps[i], y
+        else:
+            total = sum(w.width + 30 for w in ws)
+            x = (gaps[0] + gaps[-1]) / 2 - total / 2
+            for w in ws:
+                w.x, w.y = x + (w.width + 30) / 2, y
+                x += w.width + 30
 
     # -- the weights panel ---------------------------------------------------------------------
 
@@ -1693,8 +1797,8 @@ class _Builder:
         self.analyse()
         self.build_step_items()
         self.place()
-        self.build_inputs()
         self.build_sources()
+        self.build_inputs()
         self.build_init_and_cuts()
         self.build_heads()
         self.build_elision()
@@ -1733,6 +1837,11 @@ class _Builder:
             state_grads=self.state_grads(),
             cuts=sorted({f"cut_{c[0].index}_{c[2]}_{c[1]}" for c in self.cuts}),
         )
+
+
+def _scalar_constant(node: NodeInfo) -> bool:
+    """A constant that scales or shifts a weight (a number), not data."""
+    return node.kind == "constant" and math.prod(node.shape) <= 1
 
 
 def _summary_of(arr: np.ndarray) -> Summary:

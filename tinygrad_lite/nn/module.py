@@ -8,16 +8,20 @@ misshaped key is named, and nothing changes unless all of them are right.
 
 from __future__ import annotations
 
+import io
 import os
+import stat
+import zipfile
 from collections import OrderedDict
 from collections.abc import Iterator
 
 import numpy as np
 
-from ..errors import ShapeError
+from ..errors import DTypeError, ShapeError
+from ..safe_io import write_file
 from ..tensor import Tensor
 
-__all__ = ["Module", "Parameter", "Sequential", "ModuleList"]
+__all__ = ["LoadStateDictError", "Module", "Parameter", "Sequential", "ModuleList"]
 
 
 class Parameter(Tensor):
@@ -241,9 +245,20 @@ class Module:
         return state
 
     def load_state_dict(self, state_dict, strict: bool = True):
-        """Load arrays (numpy, Tensors, or torch tensors) by name. All-or-nothing: with
-        `strict=True` any missing or unexpected key fails; a misshaped entry always fails;
-        the error names every problem and no parameter is changed."""
+        """Load arrays (numpy, Tensors, or torch tensors) by name. All-or-nothing: every entry
+        is checked before any is assigned, and the error (a `LoadStateDictError`: a
+        RuntimeError as in PyTorch, also a ShapeError and a DTypeError) names every problem;
+        then no parameter is changed. With `strict=True` a missing or unexpected key fails; a
+        misshaped entry always fails; an entry must hold real floating numbers (any float
+        width, cast to the parameter's dtype) or the parameter's own dtype (an int64 counter):
+        strings, dates, objects, complex, bool and integers into a float parameter are refused.
+
+        >>> from tinygrad_lite import nn
+        >>> import numpy as np
+        >>> layer = nn.Linear(2, 1)
+        >>> layer.load_state_dict({"weight": np.ones((1, 2)), "bias": np.zeros(1)})
+        {'missing_keys': [], 'unexpected_keys': []}
+        """
         targets = dict(self.named_parameters())
         targets.update(self.named_buffers())
         arrays = {k: _to_numpy(v) for k, v in state_dict.items()}
@@ -254,6 +269,11 @@ class Module:
             for k in targets
             if k in arrays and arrays[k].shape != targets[k].shape
         ]
+        wrong_dtypes = [
+            _dtype_problem(k, arrays[k].dtype, targets[k].data.dtype)
+            for k in targets
+            if k in arrays and not _loads_into(arrays[k].dtype, targets[k].data.dtype)
+        ]
         problems = []
         if strict and missing:
             problems.append(f"missing keys {missing}")
@@ -261,37 +281,71 @@ class Module:
             problems.append(f"unexpected keys {unexpected}")
         if misshaped:
             problems.append("wrong shapes: " + "; ".join(misshaped))
+        if wrong_dtypes:
+            problems.append("wrong dtypes: " + "; ".join(wrong_dtypes))
         if problems:
-            raise ShapeError(
+            raise LoadStateDictError(
                 f"load_state_dict({type(self).__name__}): "
                 + ", ".join(problems)
                 + "; nothing was loaded"
             )
-        for k, t in targets.items():
-            if k in arrays:
-                # A fresh C-ordered copy, as PyTorch's copy_ into the parameter: never an alias
-                # of the caller's array, and never the layout of a transposed view (an F-ordered
-                # weight doubles the time of some matmuls with it in OpenBLAS).
-                t.data = np.array(arrays[k], dtype=t.data.dtype, order="C")
+        # Every copy is made before the first assignment, so a failure while copying (memory)
+        # also leaves the module as it was.
+        # A fresh C-ordered copy, as PyTorch's copy_ into the parameter: never an alias of the
+        # caller's array, and never the layout of a transposed view (an F-ordered weight
+        # doubles the time of some matmuls with it in OpenBLAS).
+        copies = {
+            k: np.array(arrays[k], dtype=t.data.dtype, order="C")
+            for k, t in targets.items()
+            if k in arrays
+        }
+        for k, data in copies.items():
+            targets[k].data = data
         return {"missing_keys": missing, "unexpected_keys": unexpected}
 
     def save(self, path: str | os.PathLike, overwrite: bool = False) -> None:
-        """Write the state dict to `path` (.npz). An existing file is never replaced unless
-        `overwrite=True`; the file is written next to the target first and then moved, so an
-        interrupted save cannot leave a half-written file where a good one was."""
+        """Write the state dict to `path` (.npz, readable by `np.load`). An existing file, or
+        one that appears while saving, is never replaced unless `overwrite=True`; the archive
+        is published whole (through `tinygrad_lite.safe_io`), so an interrupted save cannot
+        leave a half-written file where a good one was. Every name round-trips, even those
+        `np.savez` takes for its own arguments ("file", "allow_pickle").
+
+        >>> import os, tempfile
+        >>> from tinygrad_lite import nn
+        >>> path = os.path.join(tempfile.mkdtemp(), "layer.npz")
+        >>> nn.Linear(2, 1).save(path)
+        >>> nn.Linear(2, 1).load(path)
+        {'missing_keys': [], 'unexpected_keys': []}
+        """
         path = os.fspath(path)
         if not path.endswith(".npz"):
             raise ValueError(f"save: the file name must end in .npz, got {path!r}")
-        if os.path.exists(path) and not overwrite:
+        if not overwrite and os.path.lexists(path):  # fail before the work; write_file rechecks
             raise FileExistsError(f"save: {path} already exists; pass overwrite=True to replace it")
-        tmp = f"{path}.tmp-{os.getpid()}.npz"
-        np.savez(tmp, **self.state_dict())
-        os.replace(tmp, path)
+        archive = _npz_bytes(self.state_dict())
+        try:
+            write_file(path, archive, overwrite=overwrite)
+        except FileExistsError:
+            raise FileExistsError(
+                f"save: {path} already exists (it appeared while saving); pass overwrite=True "
+                "to replace it"
+            ) from None
 
     def load(self, path: str | os.PathLike, strict: bool = True):
-        """Load a state dict saved by `save` (read with allow_pickle=False)."""
-        with np.load(os.fspath(path), allow_pickle=False) as data:
-            return self.load_state_dict({k: data[k] for k in data.files}, strict=strict)
+        """Load a state dict saved by `save` (an .npz archive), all-or-nothing as
+        `load_state_dict`. Never unpickles (`allow_pickle=False`): a file holding Python objects
+        is refused, as is anything that is not an .npz archive, with what it is instead. Each
+        entry is sized from its header first: the data of an entry with an unexpected name,
+        shape or dtype is never read (a forged header cannot make it allocate)."""
+        path = os.fspath(path)
+        _check_npz(path)
+        targets = dict(self.named_parameters())
+        targets.update(self.named_buffers())
+        try:
+            arrays = _read_npz(path, targets)
+        except zipfile.BadZipFile as err:
+            raise ValueError(f"load: {path} is a damaged .npz archive ({err})") from None
+        return self.load_state_dict(arrays, strict=strict)
 
     # -- display --------------------------------------------------------------------------
 
@@ -307,6 +361,126 @@ class Module:
             child_repr = repr(child).replace("\n", "\n  ")
             lines.append(f"  ({name}): {child_repr}")
         return "\n".join(lines) + "\n)"
+
+
+class LoadStateDictError(ShapeError, DTypeError, RuntimeError):
+    """What `load_state_dict` raises: every missing, unexpected, misshaped or ill-typed entry,
+    in one message. A RuntimeError as PyTorch's, and a ShapeError and a DTypeError so that
+    code catching either still does."""
+
+
+def _loads_into(source: np.dtype, target: np.dtype) -> bool:
+    """Real floating numbers load into any parameter (cast to its dtype, as PyTorch's copy_);
+    otherwise only the parameter's own dtype (an int64 counter such as num_batches_tracked)."""
+    return source.kind == "f" or source == target
+
+
+def _dtype_problem(key: str, source: np.dtype, target: np.dtype) -> str:
+    what = {
+        "U": "text",
+        "S": "bytes",
+        "O": "Python objects",
+        "M": "dates",
+        "m": "time spans",
+        "c": "complex numbers",
+        "b": "booleans",
+        "V": "raw or structured records",
+    }.get(source.kind, "integers" if source.kind in "iu" else source.kind)
+    return (
+        f"{key!r} holds {what} ({source}), but a {target} entry loads only real floating "
+        f"arrays (or {target} itself); convert it first, e.g. "
+        f"state[{key!r}].astype(np.{target.name})"
+    )
+
+
+def _npz_bytes(state: dict) -> bytes:
+    """An .npz archive as np.savez writes it (one `key.npy` member per array, stored), with
+    the keys as given: np.savez takes them as keyword arguments, which drops "allow_pickle"
+    and fails on "file"."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for key, array in state.items():
+            if "\0" in key:  # a zip member name ends at a NUL: the key would come back cut
+                raise ValueError(
+                    f"save: the name {key!r} contains a NUL character, which an .npz archive "
+                    "cannot hold; rename the parameter"
+                )
+            with zf.open(f"{key}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _check_npz(path: str) -> None:
+    """Say what a file is when it is not the .npz archive `load` expects (np.load would
+    return a bare array for a .npy file, or take unknown bytes for a pickle)."""
+    # O_NONBLOCK: a FIFO (or a device) must not make load wait for a writer; it is refused.
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(f"load: {path} is a folder; give the .npz file itself")
+        if not stat.S_ISREG(mode):
+            raise ValueError(f"load: {path} is not a regular file; give the .npz file itself")
+        start = os.read(fd, 8)
+    finally:
+        os.close(fd)
+    if start.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return
+    if start.startswith(b"\x93NUMPY"):
+        raise ValueError(
+            f"load: {path} is a .npy file (one array, as np.save writes); Module.load expects "
+            "an .npz archive of named arrays, as Module.save writes (load one array with np.load "
+            "and pass {name: array} to load_state_dict)"
+        )
+    raise ValueError(
+        f"load: {path} is not an .npz archive (it does not start like a zip file); Module.load "
+        "reads the .npz archives Module.save writes, and never unpickles"
+    )
+
+
+def _read_npz(path: str, targets: dict) -> dict:
+    """The entries of an .npz archive; those that cannot load into `targets` (name, shape or
+    dtype) as zero-cost placeholders of their shape and dtype, never read."""
+    arrays = {}
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            name = info.filename
+            key = name[:-4] if name.endswith(".npy") else name
+            with archive.open(info) as member:
+                dtype, shape = _npy_member_header(member, path, key)
+            target = targets.get(key)
+            if target is None or target.shape != shape or not _loads_into(dtype, target.data.dtype):
+                # Its name, shape and dtype are all load_state_dict needs to refuse it.
+                arrays[key] = np.broadcast_to(np.zeros((), dtype), shape)
+                continue
+            with archive.open(info) as member:
+                try:
+                    arrays[key] = np.lib.format.read_array(member, allow_pickle=False)
+                except (ValueError, EOFError) as err:
+                    raise ValueError(f"load: {path}: the entry {key!r}: {err}") from None
+    return arrays
+
+
+def _npy_member_header(member, path: str, key: str) -> tuple[np.dtype, tuple]:
+    """(dtype, shape) of one archive entry from its .npy header (parsed by numpy without
+    running code); object arrays are refused here, before anything could unpickle them."""
+    try:
+        version = np.lib.format.read_magic(member)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+        else:
+            raise ValueError(f"version {version} (structured arrays) is not loadable")
+    except ValueError as err:
+        raise ValueError(f"load: {path}: the entry {key!r} is not a .npy array ({err})") from None
+    if dtype.hasobject:
+        raise ValueError(
+            f"load: {path}: the entry {key!r} holds Python objects, which are never unpickled "
+            "(allow_pickle=False); save plain numeric arrays"
+        )
+    return dtype, tuple(int(d) for d in shape)
 
 
 def _to_numpy(value) -> np.ndarray:
