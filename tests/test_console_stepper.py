@@ -89,3 +89,19 @@ def test_run_terminal_stepper_returns_the_frames_shown():
     flow, frames = _flow_and_frames()
     shown = run_terminal_stepper(frames, flow=flow, keys=["end", "q"], console=_recorded())
     assert shown == [0, len(frames) - 1]
+
+
+def test_it_shows_the_descriptions_of_bptt_frames():
+    import viz.frames
+
+    layer, _, loss = build_bptt_model("gru", 3, 2)
+    frames = viz.frames.bptt_frames(loss, model=layer)
+    console = Console(width=400, color_system=None, record=True, file=io.StringIO())  # no wrap
+    stepper = TerminalStepper(frames, console=console)
+    shown = stepper.run(["right"] * (len(frames) - 1))
+    assert shown == list(range(len(frames)))
+    text = console.export_text()
+    for k in shown:
+        assert frames[k].description in text
+        assert stepper.description(k) == frames[k].description
+    assert stepper.flow is frames.flow  # the time strip uses the frames' own chart data
