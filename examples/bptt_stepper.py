@@ -135,7 +135,9 @@ def truncated_rnn(failures: list[str]) -> None:
         console.print("wrote", ", ".join(str(p.relative_to(OUT.parent)) for p in paths))
     except graphviz.ExecutableNotFound:
         console.print("Graphviz's dot is missing: no drawing (apt-get install graphviz)")
-    console.print(f"{cuts} cuts: the gradient of steps 3-5 never reaches steps 0-2\n")
+    console.print(
+        f"{cuts} cuts: no gradient crosses from a window of 3 steps into the one before\n"
+    )
     if cuts != 2:
         failures.append(f"expected 2 truncation cuts in the drawing, found {cuts}")
 

@@ -122,8 +122,6 @@ def build_bptt_model(
     else:
         x, y = adding_problem(1, max(steps, 2), seed=seed)
         x = Tensor(np.ascontiguousarray(x.data[:, :steps].transpose(1, 0, 2)))
-    for name, p in head.named_parameters():
-        p.name = f"head.{name}"  # shown in the drawing (the layer's own are named W_ih, W_hh...)
     window = truncate or steps
     state, outputs = None, []
     for start in range(0, steps, window):
