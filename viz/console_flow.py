@@ -303,18 +303,23 @@ class TerminalStepper:
         the indices shown, in order."""
         keys = terminal_keys() if keys is None else keys
         shown = [self.index]
-        self._show()
-        for key in keys:
-            key = KEYS.get(key, key)  # raw characters ("\x1b[C", "q") or key names
-            if key == "quit":
-                break
-            last = len(self.frames) - 1
-            moves = {"right": self.index + 1, "left": self.index - 1, "home": 0, "end": last}
-            if key not in moves:
-                continue
-            self.index = min(max(moves[key], 0), last)
-            shown.append(self.index)
+        try:
             self._show()
+            for key in keys:
+                key = KEYS.get(key, key)  # raw characters ("\x1b[C", "q") or key names
+                if key == "quit":
+                    break
+                last = len(self.frames) - 1
+                moves = {"right": self.index + 1, "left": self.index - 1, "home": 0, "end": last}
+                if key not in moves:
+                    continue
+                self.index = min(max(moves[key], 0), last)
+                shown.append(self.index)
+                self._show()
+        finally:
+            close = getattr(keys, "close", None)
+            if close is not None:
+                close()  # a terminal reader restores the terminal's mode now, not at exit
         return shown
 
     def _show(self) -> None:
