@@ -105,3 +105,21 @@ def test_it_shows_the_descriptions_of_bptt_frames():
         assert frames[k].description in text
         assert stepper.description(k) == frames[k].description
     assert stepper.flow is frames.flow  # the time strip uses the frames' own chart data
+
+
+def test_it_shows_the_same_descriptions_as_the_html_page():
+    import json
+    import re
+
+    import viz.frames
+    from viz.html import stepper_html
+
+    layer, _, loss = build_bptt_model("lstm", 2, 2)
+    frames = viz.frames.bptt_frames(loss, model=layer)
+    page = stepper_html(frames)
+    data = re.search(
+        r'<script type="application/json" id="stepper-data">(.*?)</script>', page, re.S
+    )
+    page_descriptions = json.loads(data.group(1))["desc"]
+    stepper = TerminalStepper(frames, console=_recorded())
+    assert [stepper.description(k) for k in range(len(frames))] == page_descriptions
