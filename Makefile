@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip -q --disable-pip-version-check
 
-.PHONY: demo test lint format bench venv dot clean
+.PHONY: demo test lint format bench venv dot chromium clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python 3.10+ is needed"' \
@@ -34,13 +34,29 @@ dot:
 	  echo "(continuing: DOT files are still written; SVG/PNG rendering tests are skipped)" >&2; \
 	fi
 
+# Debian's Chromium runs the stepper page's browser tests (playwright drives it; never
+# `playwright install`, no downloads). Installed with apt-get when missing and we are root;
+# otherwise the exact command is printed. In CI (CI=true) a missing browser is an error.
+chromium:
+	@if [ -x /usr/bin/chromium ]; then \
+	  :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "Installing Chromium with apt-get..."; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null \
+	    || { echo "apt-get could not install chromium; run: sudo apt-get install chromium" >&2; exit 1; }; \
+	else \
+	  echo "Chromium is missing. Install it with:  sudo apt-get install chromium" >&2; \
+	  if [ -n "$$CI" ]; then exit 1; fi; \
+	  echo "(continuing: the browser tests of the stepper page are skipped)" >&2; \
+	fi
+
 lint: venv
 	$(BIN)/ruff check tinygrad_lite viz tests examples bench
 
 format: venv
 	$(BIN)/ruff format tinygrad_lite viz tests examples bench
 
-test: venv dot lint
+test: venv dot chromium lint
 	$(BIN)/python -m pytest -q
 
 demo: venv dot

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import graphviz
 import numpy as np
 
+from tinygrad_lite.errors import GraphFreedError
 from tinygrad_lite.graph import BackwardTrace, Graph, NodeInfo, trace_backward
 from tinygrad_lite.safe_io import write_file
 
@@ -78,6 +79,11 @@ class Frame:
     description: str
     current_items: tuple[str, ...]
     _owner: BPTTFrames = field(repr=False, compare=False, default=None)
+
+    @property
+    def event(self) -> int:
+        """The index of the (last) backward event this frame shows, as in `trace.events`."""
+        return self.events[-1]
 
     @property
     def finished(self) -> frozenset[int]:
@@ -144,8 +150,7 @@ class BPTTFrames(Sequence):
 
     def classes(self, k: int) -> dict[str, str]:
         """Drawn item/edge id -> CSS class once frame `k` has run (see `Frame.classes`)."""
-        state = {i: "tl-pending" for i in self.layout.items}
-        state.update({e: "tl-pending" for e in self.layout.edges})
+        state = dict.fromkeys(self.changing(), "tl-pending")
         for changes in (self._item_changes, self._edge_changes):
             for frame_changes in changes[: k + 1]:
                 state.update(frame_changes)
@@ -154,6 +159,19 @@ class BPTTFrames(Sequence):
         for edge_id in self._edges_now(k):
             state[edge_id] = "tl-now"
         return state
+
+    def changing(self) -> list[str]:
+        """The drawn ids whose state some frame changes (they start as `tl-pending`); the
+        others (titles, inputs, edges no gradient goes along) keep their plain look."""
+        if "changing" not in self._state_cache:
+            ids: dict[str, None] = {}
+            for k in range(len(self._frames)):
+                for changes in (self._item_changes[k], self._edge_changes[k]):
+                    ids.update(dict.fromkeys(i for i, _ in changes))
+                ids.update(dict.fromkeys(self._frames[k].current_items))
+                ids.update(dict.fromkeys(self._edges_now(k)))
+            self._state_cache["changing"] = list(ids)
+        return self._state_cache["changing"]
 
     def _edges_now(self, k: int) -> list[str]:
         edge_of = self.layout.edge_of
@@ -223,8 +241,15 @@ _CSS_BY_CLASS = {
 }
 
 
-_GATE_WORDS = {"i": "input gate", "f": "forget gate", "g": "candidate", "o": "output gate",
-               "r": "reset gate", "z": "update gate", "n": "candidate"}
+_GATE_WORDS = {
+    "i": "input gate",
+    "f": "forget gate",
+    "g": "candidate",
+    "o": "output gate",
+    "r": "reset gate",
+    "z": "update gate",
+    "n": "candidate",
+}
 
 
 def node_name(node: NodeInfo, layout: UnrolledLayout | None = None) -> str:
@@ -251,11 +276,40 @@ def node_name(node: NodeInfo, layout: UnrolledLayout | None = None) -> str:
             if drawn.kind in ("cell", "gates"):
                 what = "gates" if drawn.kind == "gates" or node.op.endswith("gates") else "cell"
                 return f"the {what} at t = {t}{lane}"
-    if node.scope.endswith("/weights") and node.kind == "op":
-        return f"{node.scope[: -len('/weights')]}'s shared weights ({node.op} #{node.id})"
+    if node.scope.endswith("/weights") and node.kind == "op" and layout is not None:
+        params = _params_above(node.id, layout)
+        if params:
+            return f"the shared {' & '.join(params)} ({node.op} of the weights)"
     if node.kind == "op":
         return f"{node.op} #{node.id}"
     return f"{node.kind} #{node.id}"
+
+
+def _params_above(node_id: int, layout: UnrolledLayout) -> list[str]:
+    """Names of the parameters a weight-preparation node is built from (W_ih, W_hh, ...),
+    found by an iterative walk up the graph (the parents map is built once per layout)."""
+    cache = layout.__dict__.setdefault("_stepper_params_above", {})
+    if node_id in cache:
+        return cache[node_id]
+    parents = layout.__dict__.get("_stepper_parents")
+    if parents is None:
+        parents = {}
+        graph = layout.__dict__["_stepper_graph"]
+        for e in sorted(graph.edges, key=lambda e: e.index):
+            parents.setdefault(e.dst, []).append(e.src)
+        layout.__dict__["_stepper_parents"] = parents
+    found, stack, seen = [], [node_id], {node_id}
+    while stack:
+        n = stack.pop()
+        if n in layout.param_names:
+            found.append((n, layout.param_names[n]))
+            continue
+        for p in parents.get(n, ()):
+            if p not in seen:
+                seen.add(p)
+                stack.append(p)
+    cache[node_id] = [name for _, name in sorted(found)]
+    return cache[node_id]
 
 
 def _describe(graph, layout, events, accumulated, step, incoming) -> str:
@@ -331,9 +385,16 @@ def bptt_frames(
                 "trace_backward(loss, keep_arrays=True)"
             )
     else:
-        trace = trace_backward(loss, retain_graph=True, keep_arrays=True)
+        try:
+            trace = trace_backward(loss, retain_graph=True, keep_arrays=True)
+        except GraphFreedError as err:
+            raise GraphFreedError(
+                f"bptt_frames: {err}; or call bptt_frames(loss) in place of loss.backward(), "
+                "which runs the same pass"
+            ) from None
     graph = trace.graph
     layout = layout_unrolled(graph, level=level, steps=steps, weights=weights, trace=trace)
+    layout.__dict__["_stepper_graph"] = graph
     from .flow import gradient_flow  # flow imports frames' neighbours; keep the import local
 
     try:
@@ -380,6 +441,7 @@ def _build(trace: BackwardTrace, layout: UnrolledLayout, granularity: str, flow)
             item_nodes.setdefault(item, set()).add(nid)
     left = {item: set(nodes) for item, nodes in item_nodes.items()}
     bar_steps = _bar_steps(layout)
+    gates = _gate_items(layout)
     ref_step_items = {
         eid: layout.items[d.src].step
         for eid, d in layout.edges.items()
@@ -418,6 +480,8 @@ def _build(trace: BackwardTrace, layout: UnrolledLayout, granularity: str, flow)
                 if edge_id is not None:
                     e_changes.append((edge_id, "tl-sent"))
                     t = ref_step_items.get(edge_id)
+                    if t is not None:
+                        i_changes.append((layout.edges[edge_id].src, "tl-done"))
                     if t is not None and t not in seen_bar_steps:
                         seen_bar_steps.add(t)
                         i_changes.extend((b, "tl-done") for b in bar_steps.get(t, ()))
@@ -436,6 +500,7 @@ def _build(trace: BackwardTrace, layout: UnrolledLayout, granularity: str, flow)
         if len(keys) == 1 and None not in keys:
             step = next(iter(keys))[1]
         current = tuple(dict.fromkeys(item_of[e.node] for e in group if e.node in item_of))
+        current += tuple(g for i in current for g in gates.get(i, ()))
         frames.append(
             Frame(
                 index=k,
@@ -450,10 +515,21 @@ def _build(trace: BackwardTrace, layout: UnrolledLayout, granularity: str, flow)
                 _owner=owner,
             )
         )
-        item_changes.append(i_changes)
+        item_changes.append(i_changes + [(g, c) for i, c in i_changes for g in gates.get(i, ())])
         edge_changes.append(e_changes)
     owner.leaf_grads.update({n: a for n, a in sums.items() if n not in processed})
     return owner
+
+
+def _gate_items(layout: UnrolledLayout) -> dict[str, list[str]]:
+    """Level "gate": the gate boxes (gate_B_T_f, ...) drawn inside a fused cell op's item
+    (cell_B_T) share its state, since one engine node computes them all."""
+    out: dict[str, list[str]] = {}
+    for item_id in layout.items:
+        match = re.fullmatch(r"gate_(\d+)_(\d+)_\w+", item_id)
+        if match and item_id not in layout.item_of_node.values():
+            out.setdefault(f"cell_{match[1]}_{match[2]}", []).append(item_id)
+    return out
 
 
 def _bar_steps(layout: UnrolledLayout) -> dict[int, list[str]]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 
 from tinygrad_lite.safe_io import write_file
 
@@ -64,8 +65,11 @@ PAGE_JS = r"""
   });
   function chartEls(barId) {
     var out = [];
-    [barId, barId.replace("bar-", "bar-after-"), barId.replace("bar-", "value-")].forEach(
-      function (id) { var el = document.getElementById(id); if (el && chart.contains(el)) { out.push(el); } });
+    var ids = [barId, barId.replace("bar-", "bar-after-"), barId.replace("bar-", "value-")];
+    ids.forEach(function (id) {
+      var el = document.getElementById(id);
+      if (el && chart.contains(el)) { out.push(el); }
+    });
     return out;
   }
   var bars = Object.keys(data.bars).map(function (id) { return [chartEls(id), data.bars[id]]; });
@@ -128,8 +132,9 @@ PAGE_JS = r"""
       show(current + 1);
     }, data.interval);
   }
-  document.getElementById("prev").addEventListener("click", function () { stop(); show(current - 1); });
-  document.getElementById("next").addEventListener("click", function () { stop(); show(current + 1); });
+  function by(delta) { return function () { stop(); show(current + delta); }; }
+  document.getElementById("prev").addEventListener("click", by(-1));
+  document.getElementById("next").addEventListener("click", by(1));
   play.addEventListener("click", function () { if (timer === null) { start(); } else { stop(); } });
   slider.addEventListener("input", function () { stop(); show(parseInt(slider.value, 10)); });
   document.addEventListener("keydown", function (ev) {
@@ -140,6 +145,8 @@ PAGE_JS = r"""
 })();
 """
 
+# No network at all: nothing but the page's own inline style and script may load.
+CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
 _CLASSES = ["tl-pending", "tl-partial", "tl-done", "tl-current", "tl-sent", "tl-now"]
 
 
@@ -156,9 +163,8 @@ def json_for_script(value) -> str:
     return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
-def _chart_current(frames: BPTTFrames) -> list[list[str]]:
+def _chart_current(frames: BPTTFrames, flow) -> list[list[str]]:
     """Per frame: the chart bar ids of the step being processed (bold outline)."""
-    flow = frames.flow
     if flow is None:
         return [[] for _ in frames]
     ids = flow.bar_ids()
@@ -174,9 +180,9 @@ def _chart_current(frames: BPTTFrames) -> list[list[str]]:
     return out
 
 
-def _bar_frames(frames: BPTTFrames) -> dict[str, int | None]:
+def _bar_frames(frames: BPTTFrames, flow) -> dict[str, int | None]:
     """Chart bar id -> the first frame from which that step's gradient is complete."""
-    if frames.flow is None:
+    if flow is None:
         return {}
     frame_of_event = {}
     for f in frames:
@@ -184,7 +190,7 @@ def _bar_frames(frames: BPTTFrames) -> dict[str, int | None]:
             frame_of_event[e] = f.index
     return {
         bar: (None if ev is None else frame_of_event.get(ev))
-        for bar, ev in frames.flow.bar_events().items()
+        for bar, ev in flow.bar_events().items()
     }
 
 
@@ -212,8 +218,22 @@ def _accum_rows(frames: BPTTFrames) -> list[list[list]]:
     return rows
 
 
-def stepper_html(frames: BPTTFrames, *, title: str | None = None, interval_ms: int = 600) -> str:
-    """The stepper page as one HTML string (see the module docstring).
+def _sized(svg: str, scale: float = 0.8) -> str:
+    """The SVG drawn at `scale` px per pt (Graphviz writes sizes in pt; 1 pt = 1.33 px would make
+    a 16-step drawing several screens wide), scrollable inside #graph."""
+    match = re.search(r'<svg width="([0-9.]+)pt" height="([0-9.]+)pt"', svg)
+    if match is None:
+        return svg
+    w, h = (float(v) * scale for v in match.groups())
+    return svg[: match.start()] + f'<svg width="{w:.0f}px" height="{h:.0f}px"' + svg[match.end() :]
+
+
+def stepper_html(
+    frames: BPTTFrames, *, flow=None, title: str | None = None, interval_ms: int = 600
+) -> str:
+    """The stepper page as one HTML string (see the module docstring). `flow` (a
+    `viz.gradient_flow` result of the same pass, e.g. with rho or clipping) replaces the chart
+    the frames made themselves (`frames.flow`).
 
     >>> import tinygrad_lite as tl
     >>> from tinygrad_lite import nn, randn
@@ -221,11 +241,12 @@ def stepper_html(frames: BPTTFrames, *, title: str | None = None, interval_ms: i
     >>> tl.manual_seed(0)
     >>> out, _ = nn.RNN(2, 3)(randn(3, 1, 2))
     >>> page = stepper_html(bptt_frames(out.sum()))
-    >>> page.count('id="slider"'), "http" in page.replace("http://www.w3.org", "")
-    (1, False)
+    >>> page.count('id="slider"'), "https:" in page, 'src="http' in page
+    (1, False, False)
     """
     layout = frames.layout
-    ids = list(layout.items) + list(layout.edges)
+    flow = flow if flow is not None else frames.flow
+    ids = frames.changing()
     class_no = {c: i for i, c in enumerate(_CLASSES)}
     changes = []
     for k in range(len(frames)):
@@ -238,17 +259,17 @@ def stepper_html(frames: BPTTFrames, *, title: str | None = None, interval_ms: i
         "current": [list(f.current_items) for f in frames],
         "now": [frames._edges_now(k) for k in range(len(frames))],
         "desc": [f.description for f in frames],
-        "bars": _bar_frames(frames),
-        "chartCurrent": _chart_current(frames),
+        "bars": _bar_frames(frames, flow),
+        "chartCurrent": _chart_current(frames, flow),
         "accum": _accum_rows(frames),
         "interval": int(interval_ms),
     }
-    chart = frames.flow.svg() if frames.flow is not None else "<p>(no recurrence found)</p>"
+    chart = flow.svg() if flow is not None else "<p>(no recurrence found)</p>"
     heading = html.escape(title or f"Backpropagation through time, step by step: {layout.title}")
     n = len(frames)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
+<meta http-equiv="Content-Security-Policy" content="{CSP}">
 <title>{heading}</title>
 <style>{PAGE_CSS}{FRAME_CSS}</style></head>
 <body>
@@ -262,14 +283,15 @@ def stepper_html(frames: BPTTFrames, *, title: str | None = None, interval_ms: i
 <span>(keys: &#8592; &#8594;)</span>
 </div>
 <div id="legend">The pass runs backwards from the loss.
-<span class="key" style="border:3px solid #d62728"></span>being processed now (its gradient is complete)
+<span class="key" style="border:3px solid #d62728"></span>being processed now
+(its gradient is complete)
 <span class="key" style="background:#d62728"></span>gradient sent in this event
 <span class="key" style="background:#aaa;opacity:.75"></span>received part of its gradient
 <span class="key" style="background:#333"></span>gradient final
 <span class="key" style="background:#333;opacity:.2"></span>not reached yet</div>
 <div id="description" aria-live="polite"></div>
 <div id="main">
-<div id="graph">{layout.svg()}</div>
+<div id="graph">{_sized(layout.svg())}</div>
 <div id="side"><div id="chart">{chart}</div>
 <div id="accum"><h3>Shared weights: gradient collected so far</h3>
 <table><thead><tr><th>node</th><th>contributions</th><th>||sum so far||</th></tr></thead>
@@ -286,9 +308,11 @@ class Stepper:
     `srcdoc` holds the whole page, so several steppers on one notebook page never share ids),
     `save(path)` writes it, `html` is the page text."""
 
-    def __init__(self, frames: BPTTFrames, *, title: str | None = None, interval_ms: int = 600):
+    def __init__(
+        self, frames: BPTTFrames, *, flow=None, title: str | None = None, interval_ms: int = 600
+    ):
         self.frames = frames
-        self.html = stepper_html(frames, title=title, interval_ms=interval_ms)
+        self.html = stepper_html(frames, flow=flow, title=title, interval_ms=interval_ms)
 
     def _repr_html_(self) -> str:
         doc = html.escape(self.html, quote=True)
@@ -305,10 +329,12 @@ class Stepper:
         return f"Stepper({len(self.frames)} frames)"
 
 
-def save_stepper(frames: BPTTFrames, path, *, overwrite: bool = False, title: str | None = None):
+def save_stepper(
+    frames: BPTTFrames, path, *, overwrite: bool = False, flow=None, title: str | None = None
+):
     """Write the stepper page for `frames` (from `viz.bptt_frames`) to `path`: one HTML file
     that works offline. Never replaces an existing file unless `overwrite=True`. Returns the
-    `Stepper` (Jupyter shows it inline).
+    `Stepper` (Jupyter shows it inline). `flow` as in `stepper_html`.
 
     >>> import tempfile, os, tinygrad_lite as tl
     >>> from tinygrad_lite import nn, randn
@@ -320,6 +346,6 @@ def save_stepper(frames: BPTTFrames, path, *, overwrite: bool = False, title: st
     >>> os.path.getsize(path) > 0, stepper
     (True, Stepper(...))
     """
-    stepper = Stepper(frames, title=title)
+    stepper = Stepper(frames, flow=flow, title=title)
     stepper.save(path, overwrite=overwrite)
     return stepper
