@@ -13,6 +13,7 @@ import pytest
 
 import viz
 from tinygrad_lite import Tensor, manual_seed, nn, randn, scope
+from tinygrad_lite.data.tbptt import detach_state
 from tinygrad_lite.graph import export_graph, trace_backward
 from viz.unrolled import layout_unrolled
 
@@ -136,6 +137,19 @@ def test_gate_level_names_the_gru_reset_update_and_candidate():
     assert {f"gate_0_1_{g}" for g in "rzn"} <= set(lay.items)
 
 
+def test_gate_level_maps_the_gru_gate_nodes_to_their_gate_items():
+    trace, lay = run(nn.GRU(2, 3), steps=2, level="gate")
+    candidate = next(
+        n.id for n in trace.graph.nodes if n.op == "tanh" and n.scope == "gru/l0/t=1/gates"
+    )
+    assert lay.item_of_node[candidate] == "gate_0_1_n"
+
+
+def test_op_level_keeps_the_hidden_states_on_one_row():
+    _, lay = run(nn.LSTM(2, 3), steps=3, level="op")
+    assert len({h.y for h in h_items(lay)}) == 1 and len(h_items(lay)) == 3
+
+
 def test_op_level_draws_every_op_of_a_step():
     trace, lay = run(nn.GRU(2, 3), steps=2, level="op")
     step_nodes = [n.id for n in trace.graph.nodes if n.scope.startswith("gru/l0/t=1")]
@@ -195,6 +209,19 @@ def test_per_step_contributions_sum_to_the_weight_gradient(layer):
         name = lay.param_names[param._id]  # the engine's node id, as the export names it
         total = sum(lay.contribution_arrays[name].values())
         np.testing.assert_allclose(total, param.grad.data, rtol=1e-5, atol=1e-6)
+
+
+def test_per_step_contributions_of_cells_in_a_loop_sum_to_the_weight_gradient():
+    cell, x, h = nn.GRUCell(2, 3), randn(4, 2, 2), None
+    for t in range(4):
+        with scope(f"t={t}"):
+            h = cell(x[t], h)
+    trace = trace_backward((h * h).sum(), keep_arrays=True)
+    lay = layout_unrolled(trace.graph, trace=trace)
+    for _, param in cell.named_parameters():
+        parts = lay.contribution_arrays[lay.param_names[param._id]]
+        assert sorted(parts) == [0, 1, 2, 3]
+        np.testing.assert_allclose(sum(parts.values()), param.grad.data, rtol=1e-5, atol=1e-6)
 
 
 def test_weights_panel_has_one_row_per_parameter_and_one_bar_per_step():
@@ -259,6 +286,27 @@ def test_a_detach_in_a_users_loop_is_a_cut():
     assert [c.step for c in items_of(lay, "cut")] == [3]
 
 
+def test_detaching_an_lstm_state_cuts_both_the_hidden_and_the_cell_row():
+    lstm = nn.LSTM(2, 3)
+    x, state, loss = randn(6, 1, 2), None, None
+    for start in (0, 3):
+        out, state = lstm(x[start : start + 3], state)
+        loss = (out * out).sum() if loss is None else loss + (out * out).sum()
+        state = detach_state(state)  # two detaches: h and c
+    lay = layout_unrolled(export_graph(loss))
+    assert lay.cuts == ["cut_0_c_3", "cut_0_h_3"]
+
+
+def test_each_truncation_window_has_its_own_output_bar_over_its_steps():
+    lay = layout_unrolled(export_graph(truncated_rnn()))
+    bars = sorted(items_of(lay, "join"), key=lambda b: b.x)
+    hs = h_items(lay)
+    assert len(bars) == 3
+    for k, bar in enumerate(bars):
+        inside = [h.step for h in hs if abs(h.x - bar.x) < bar.width / 2]
+        assert inside == [3 * k, 3 * k + 1, 3 * k + 2]
+
+
 def test_a_zero_initial_state_is_not_a_cut():
     _, lay = run(nn.LSTM(2, 3), steps=3)
     assert items_of(lay, "cut") == []
@@ -302,6 +350,10 @@ def test_a_window_of_steps_shows_only_those_columns():
     assert "window t=3..6" in lay.title
     (init,) = [i for i in items_of(lay, "init") if i.id.startswith("init_0_h")]
     assert "outside the window" in init.label
+    h2 = next(n.id for n in export_graph(out.sum()).nodes if n.scope == "rnn/l0/t=2")
+    assert lay.item_of_node[h2] == init.id  # the state the window starts from
+    hidden = [n.id for n in export_graph(out.sum()).nodes if n.scope == "rnn/l0/t=8"]
+    assert all(n not in lay.item_of_node for n in hidden)
 
 
 # -- gradients --------------------------------------------------------------------------------
@@ -419,3 +471,24 @@ def test_styles_override_attributes_by_id():
     dot = lay.to_dot({"h_0_1": {"fillcolor": "#ff0000"}})
     line = next(ln for ln in dot.splitlines() if ln.startswith("\th_0_1 "))
     assert 'fillcolor="#ff0000"' in line
+
+
+def test_a_scalar_value_recurrence_is_drawn_by_time_step():
+    from tinygrad_lite import Value
+
+    w, h = Value(0.9, label="w"), Value(0.1, label="h0")
+    for t in range(4):
+        with scope(f"rnn/t={t}"):
+            h = (w * h + Value(0.5, requires_grad=False)).tanh()
+    trace = trace_backward(h, keep_arrays=True)
+    lay = layout_unrolled(trace.graph, trace=trace)
+    assert [i.step for i in h_items(lay)] == [0, 1, 2, 3]
+    assert sum(lay.contributions["w"].values()) > 0
+
+
+def test_dropout_between_layers_keeps_the_edge_from_one_layer_to_the_next():
+    gru = nn.GRU(2, 3, num_layers=2, dropout=0.5)
+    gru.train()
+    _, lay = run(gru, steps=3)
+    for t in range(3):
+        assert f"e_h_0_{t}__cell_1_{t}" in lay.edges

@@ -51,6 +51,11 @@ LSTM_GATE_NAMES = (("i", "input"), ("f", "forget"), ("g", "candidate"), ("o", "o
 GRU_GATE_NAMES = (("r", "reset"), ("z", "update"), ("n", "candidate"))
 BAR_MAX = 34.0  # tallest weight-panel bar, points
 CUT_COLOR = "#c0392b"
+# Ops that only rearrange weights (joins, transposes, summed biases): inside a step such an op
+# on weights alone is part of the weights, and a gradient sent to it splits back exactly.
+PREP_OPS = frozenset(
+    {"cat", "permute", "contiguous", "clone", "reshape", "view", "squeeze", "unsqueeze", "+", "-"}
+)
 FORWARD_EDGE = "#7a7a7a"
 
 
@@ -447,7 +452,7 @@ class _Builder:
                 and any(p in self.weightish for p in ps)
             )
             if nid in self.places:
-                if only_weights:
+                if only_weights and g.node(nid).op in PREP_OPS:
                     self.weightish.add(nid)
                 elif not self.places[nid].is_input:
                     downstream.add(nid)
@@ -772,8 +777,9 @@ class _Builder:
     def place(self) -> None:
         """Column x positions, band heights and every item's centre."""
         bidirectional = self.bidirectional = any(b.reverse for b in self.bands)
-        # lane width: what the widest step of any band needs
-        need = 80.0
+        # Lane width: what the widest step of any band needs, left and right of the anchor
+        # (the x of the cell and h_t; an LSTM's c_t sits to the left of h_t).
+        left = right = 40.0
         self.band_height: dict[int, float] = {}
         for roles in self.band_items.values():
             w = 0.0
@@ -786,12 +792,16 @@ class _Builder:
                 w = roles["cell"].width
             if "h" in roles:
                 w = max(w, roles["h"].width)
-            if "c" in roles:
-                w = max(w, roles["h"].width / 2 + roles["c"].width + 10) * 2 if "h" in roles else w
-            need = max(need, w + 44)  # + the weight reference beside the cell
+            lw = rw = w / 2
+            if "c" in roles and "h" in roles:
+                lw = max(lw, roles["h"].width / 2 + 10 + roles["c"].width)
+            left, right = max(left, lw + 22), max(right, rw + 22)  # + the weight reference
+        need = left + right
+        shift = (left - right) / 2  # anchor right of the lane's centre by this much
         self.lane_w = need
         lanes = 2 if bidirectional else 1
         self.col_w = need * lanes + 16
+        self.x_shift = 0.0 if bidirectional else shift
         # column centres, with a slot for the folded steps
         self.col_x: dict[int, float] = {}
         x = 150.0  # room for the row labels on the left
@@ -804,7 +814,7 @@ class _Builder:
         self.x_end = x
         self.first_x = self.col_x[self.shown[0]] - self.col_w
         for band in self.bands:
-            band.lane = (-need / 2 if not band.reverse else need / 2) if bidirectional else 0.0
+            band.lane = shift + ((need / 2 if band.reverse else -need / 2) if bidirectional else 0)
         # rows, bottom to top: weights panel (placed later, below 0), inputs at y=0, bands
         y = 0.0
         self.x_row = y
@@ -903,8 +913,20 @@ class _Builder:
             fill=style.KIND_STYLES["constant"].fill if node.kind == "constant" else "#dbe8ff",
             border="#777777",
         )
-        it.x, it.y, it.step = self.col_x[t] + k * (it.width + 8), self.x_row, t
+        it.x, it.y, it.step = self.col_x[t] + self.x_shift + k * (it.width + 8), self.x_row, t
         self.add_item(it, ids)
+
+    def fold_dropout(self) -> None:
+        """Dropout between layers ("{name}/l{k}/t={t}/dropout") is drawn as part of the h_t it
+        acts on, so the edge from layer k's h_t to layer k+1 stays one edge."""
+        for nid, place in self.places.items():
+            if not place.sub.startswith("dropout"):
+                continue
+            band = self.band_of_stack.get(place.stack)
+            h = band.h.get(place.t) if band is not None else None
+            iid = self.item_of_node.get(h) if h is not None else None
+            if iid is not None:
+                self.item_of_node.setdefault(nid, iid)
 
     def build_sources(self) -> None:
         """Nodes upstream of the steps that are neither weights nor input slices: an initial
@@ -969,9 +991,10 @@ class _Builder:
             if key in seen:
                 continue
             seen.add(key)
-            step = -1 if not band.reverse else 1
-            x = self.col_x[t] + band.lane + step * self.col_w * 0.62
             y = band.y_h if which == "h" else band.y_c
+            first = self.items.get(
+                self.item_of_node.get((band.h if which == "h" else band.c).get(t), "")
+            )
             node = g.node(p)
             name = band.state_name if which == "h" else "c"
             if outside:
@@ -987,22 +1010,29 @@ class _Builder:
                 "init",
                 node,
                 title.replace("'", '"'),
-                f"{name}init",
+                name,
                 fill="#f1f1f1",
                 border="#9a9a9a",
             )
+            # just before the first state of the row (after it, for a reverse direction)
+            anchor_x = first.x if first is not None else self.col_x[t] + band.lane
+            half = (first.width / 2 if first is not None else 40) + it.width / 2 + 24
+            x = anchor_x + (half if band.reverse else -half)
             it.x, it.y, it.step = x, y, None
-            self.add_item(it, self._chain_up(p))
-            if outside:
-                self.item_of_node.pop(p, None)
+            self.add_item(it, [p] if outside else self._chain_up(p))
         for band, t, which, p, _n, prev_t in self.cuts:
             iid = f"cut_{band.index}_{which}_{t}"
             if iid in self.items:
                 continue
-            x_prev = self.col_x.get(prev_t)
-            x = self.col_x[t] + band.lane
-            x = (x_prev + band.lane + x) / 2 if x_prev is not None else x - self.col_w / 2
-            y = (band.y_h if which == "h" else band.y_c) + 0
+            # midway between the state before the cut and the same state after it
+            states = band.h if which == "h" else band.c
+            before = self.items.get(self.item_of_node.get(states.get(prev_t), ""))
+            after = self.items.get(self.item_of_node.get(states.get(t), ""))
+            x = self.col_x[t] + band.lane - self.col_w / 2
+            if before is not None and after is not None:
+                lo, hi = sorted((before, after), key=lambda i: i.x)
+                x = (lo.x + lo.width / 2 + hi.x - hi.width / 2) / 2
+            y = band.y_h if which == "h" else band.y_c
             it = Item(
                 iid,
                 "cut",
@@ -1041,28 +1071,25 @@ class _Builder:
         across the columns, and the rest (the final loss) in a row on top."""
         g = self.g
         col_of: dict[int, int | None] = {}
-        join_of: dict[int, bool] = {}
         kind: dict[int, str] = {}
         for n in self.head:
-            cols = set()
-            hidden = False
+            step_cols, other_cols = set(), set()
+            step_hidden = after_join = False
             for p in self.parents.get(n, []):
                 if p in col_of:
                     if col_of[p] is not None:
-                        cols.add(col_of[p])
-                    elif join_of.get(p):
-                        hidden = True
-                elif p in self.places:
-                    t = self.places[p].t
-                    if t in self.shown_set:
-                        cols.add(t)
+                        other_cols.add(col_of[p])
                     else:
-                        hidden = True
-            if len(cols) >= 3 or (
-                hidden and not cols and any(p in self.places for p in self.parents.get(n, []))
-            ):
-                col_of[n], join_of[n], kind[n] = None, True, "join"
-            elif cols and not hidden:
+                        after_join = True  # reads a join or the final loss
+                elif p in self.places:
+                    if self.places[p].t in self.shown_set:
+                        step_cols.add(self.places[p].t)
+                    else:
+                        step_hidden = True
+            cols = step_cols | other_cols
+            if len(step_cols) >= 3 or (step_cols and step_hidden):
+                col_of[n], kind[n] = None, "join"
+            elif cols and not after_join and not step_hidden:
                 col_of[n], kind[n] = max(cols), "out"
             else:
                 col_of[n], kind[n] = None, "tail"
@@ -1324,7 +1351,7 @@ class _Builder:
         if it is None:
             # below the item, to the left of the input edge that rises into it
             x = dst_item.x - dst_item.width / 4
-            y = dst_item.y - dst_item.height / 2 - 16
+            y = dst_item.y - dst_item.height / 2 - 22
             it = Item(iid, "ref", x, y, "", step=t, width=40, height=12)
             it.attrs["_names"] = []
             self.add_item(it)
@@ -1797,6 +1824,7 @@ class _Builder:
         self.analyse()
         self.build_step_items()
         self.place()
+        self.fold_dropout()
         self.build_sources()
         self.build_inputs()
         self.build_init_and_cuts()
