@@ -210,10 +210,8 @@ def run_bptt(args: argparse.Namespace) -> int:
         if fmt == "html" or args.interactive:
             frames = viz.bptt_frames(loss, level=args.level, model=layer)
         flow = viz.gradient_flow(frames.trace if frames else loss, model=layer, **clip)
-        if frames is not None:
-            frames.flow = flow  # the page and the terminal show the clipped norms too
-        if fmt == "html":
-            data = stepper_html(frames).encode("utf-8")
+        if fmt == "html":  # the chart with the clipped norms, when --clip ran
+            data = stepper_html(frames, flow=flow).encode("utf-8")
         elif fmt is not None:
             data = _render(viz.draw_unrolled(loss, level=args.level), fmt)
     if fmt is not None:
@@ -221,5 +219,5 @@ def run_bptt(args: argparse.Namespace) -> int:
         print(f"wrote {_shown(args.output)}")
     print_gradient_flow(flow)
     if args.interactive:
-        run_terminal_stepper(frames)
+        run_terminal_stepper(frames, flow=flow)
     return 0
