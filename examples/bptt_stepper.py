@@ -49,12 +49,14 @@ def oscillator(steps: int, seed: int = 0):
     return force.permute(1, 0, 2), position.permute(1, 0, 2)
 
 
-def write_stepper(loss, flow, path: Path, level: str = "cell") -> None:
+def write_stepper(loss, model, path: Path, level: str = "cell"):
     """The stepper page of `loss`'s backward pass (which `loss.backward(retain_graph=True)`
-    ran): one frame per backward event, the gradient-flow chart beside the graph."""
-    frames = viz.bptt_frames(loss, level=level)
-    viz.save_stepper(frames, path, flow=flow, **OWN_FILE)
+    ran, so the frames replay it): one frame per backward event, the gradient-flow chart
+    (with rho of `model`'s W_hh) beside the graph. Returns the frames."""
+    frames = viz.bptt_frames(loss, level=level, model=model)
+    viz.save_stepper(frames, path, **OWN_FILE)
     console.print(f"wrote {path.relative_to(OUT.parent)} ({len(frames)} frames)")
+    return frames
 
 
 def lstm_on_the_oscillator(failures: list[str]) -> None:
@@ -67,7 +69,9 @@ def lstm_on_the_oscillator(failures: list[str]) -> None:
     loss.backward(retain_graph=True)  # the stepper and the chart replay this very pass
     flow = viz.gradient_flow(loss, model=lstm)
     print_gradient_flow(flow, console=console)
-    write_stepper(loss, flow, OUT / "bptt_lstm.html", level="gate")
+    frames = write_stepper(loss, lstm, OUT / "bptt_lstm.html", level="gate")
+    if len(frames) != len(frames.trace.events):
+        failures.append("the LSTM's stepper does not have one frame per backward event")
     if len(flow.norms) != 6 or not all(v > 0 for v in flow.norms):
         failures.append(f"the LSTM's gradient did not reach every step: {flow.norms}")
 
@@ -97,7 +101,7 @@ def exploding_and_vanishing(failures: list[str]) -> None:
         flow = viz.gradient_flow(loss, model=rnn)
         print_gradient_flow(flow, console=console)
         flow.save(OUT / f"{name}_flow.svg", **OWN_FILE)
-        write_stepper(loss, flow, OUT / f"{name}.html")
+        write_stepper(loss, rnn, OUT / f"{name}.html")
         factor = flow.stacks[0].factor_per_step()
         console.print(
             f"rho = {rho}: measured x{factor:.3f} per step back in time, "
@@ -131,7 +135,9 @@ def truncated_rnn(failures: list[str]) -> None:
         console.print("wrote", ", ".join(str(p.relative_to(OUT.parent)) for p in paths))
     except graphviz.ExecutableNotFound:
         console.print("Graphviz's dot is missing: no drawing (apt-get install graphviz)")
-    console.print(f"{cuts} cuts: the gradient of steps 3-5 never reaches steps 0-2\n")
+    console.print(
+        f"{cuts} cuts: no gradient crosses from a window of 3 steps into the one before\n"
+    )
     if cuts != 2:
         failures.append(f"expected 2 truncation cuts in the drawing, found {cuts}")
 

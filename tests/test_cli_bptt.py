@@ -132,3 +132,29 @@ def test_overwrite_replaces_the_file(capsys):
 def test_clip_prints_the_factor_it_applied(capsys):
     code, out, _ = run(["bptt", "--rho", "1.5", "--clip", "0.01", "-o", "a.dot"], capsys)
     assert code == 0 and "clip_grad_norm_: every gradient ×" in out
+
+
+def test_an_html_file_is_the_stepper_page_with_the_clipped_chart(capsys):
+    argv = ["bptt", "--cell", "lstm", "--steps", "4", "--clip", "0.01", "-o", "page.html"]
+    code, out, _ = run(argv, capsys)
+    page = Path("page.html").read_text()
+    assert code == 0 and "wrote page.html" in out
+    for control in ('id="prev"', 'id="next"', 'id="slider"', 'id="chart"', 'id="bar-3"'):
+        assert control in page
+    assert 'id="bar-after-3"' in page and "max_norm=0.01" in page
+
+
+def test_interactive_steps_through_the_frames_in_the_terminal(capsys, monkeypatch):
+    import viz.cli_bptt
+    import viz.console_flow
+
+    monkeypatch.setattr(viz.cli_bptt, "_stdin_is_terminal", lambda: True)
+    monkeypatch.setattr(viz.console_flow, "terminal_keys", lambda: iter(["right", "right", "q"]))
+    code, out, _ = run(["bptt", "--cell", "gru", "--steps", "2", "--interactive"], capsys)
+    assert code == 0
+    assert "backward pass: frame 3 /" in out and "Event 3:" in out
+    assert not os.listdir(".")  # nothing written without -o
+
+
+def test_interactive_without_a_terminal_says_so(capsys):
+    assert_user_error(["bptt", "--interactive"], capsys, "needs a terminal")

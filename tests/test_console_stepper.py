@@ -15,9 +15,9 @@ from viz.flow import gradient_flow
 
 
 @dataclass(frozen=True)
-class Frame:
+class Frame:  # what the stepper reads of viz.bptt_frames' frames
     description: str
-    event: int
+    events: tuple[int, ...]
 
 
 def _recorded() -> Console:
@@ -27,7 +27,7 @@ def _recorded() -> Console:
 def _flow_and_frames(cell: str = "lstm", steps: int = 3):
     layer, _, loss = build_bptt_model(cell, steps, 3)
     flow = gradient_flow(loss, model=layer)
-    frames = [Frame(f"event {e.index} at node #{e.node}", e.index) for e in flow.trace.events]
+    frames = [Frame(f"event {e.index} at node #{e.node}", (e.index,)) for e in flow.trace.events]
     return flow, frames
 
 
@@ -89,3 +89,37 @@ def test_run_terminal_stepper_returns_the_frames_shown():
     flow, frames = _flow_and_frames()
     shown = run_terminal_stepper(frames, flow=flow, keys=["end", "q"], console=_recorded())
     assert shown == [0, len(frames) - 1]
+
+
+def test_it_shows_the_descriptions_of_bptt_frames():
+    import viz.frames
+
+    layer, _, loss = build_bptt_model("gru", 3, 2)
+    frames = viz.frames.bptt_frames(loss, model=layer)
+    console = Console(width=400, color_system=None, record=True, file=io.StringIO())  # no wrap
+    stepper = TerminalStepper(frames, console=console)
+    shown = stepper.run(["right"] * (len(frames) - 1))
+    assert shown == list(range(len(frames)))
+    text = console.export_text()
+    for k in shown:
+        assert frames[k].description in text
+        assert stepper.description(k) == frames[k].description
+    assert stepper.flow is frames.flow  # the time strip uses the frames' own chart data
+
+
+def test_it_shows_the_same_descriptions_as_the_html_page():
+    import json
+    import re
+
+    import viz.frames
+    from viz.html import stepper_html
+
+    layer, _, loss = build_bptt_model("lstm", 2, 2)
+    frames = viz.frames.bptt_frames(loss, model=layer)
+    page = stepper_html(frames)
+    data = re.search(
+        r'<script type="application/json" id="stepper-data">(.*?)</script>', page, re.S
+    )
+    page_descriptions = json.loads(data.group(1))["desc"]
+    stepper = TerminalStepper(frames, console=_recorded())
+    assert [stepper.description(k) for k in range(len(frames))] == page_descriptions

@@ -87,12 +87,14 @@ def test_clipped_norms_stand_beside_the_bars():
     ids = _by_id(_tree(chart_svg([0, 1], [10.0, 5.0], after=[1.0, 0.5], after_label="after")))
     assert _bar_top(ids["bar-after-0"]) > _bar_top(ids["bar-0"])  # shorter bar
     assert "gf-after" in ids["bar-after-1"].get("class")
+    assert [span.text for span in ids["value-1"]] == ["5", "0.5"]  # one element per step
 
 
 def test_zero_and_nonfinite_norms_are_labelled():
     ids = _by_id(_tree(chart_svg([0, 1, 2], [0.0, math.inf, 1.0])))
-    assert ids["value-0"].text == "0"
-    assert ids["value-1"].text == "Inf" and "gf-nonfinite" in ids["bar-1"].get("class")
+    assert "".join(ids["value-0"].itertext()) == "0"
+    assert "".join(ids["value-1"].itertext()) == "Inf"
+    assert "gf-nonfinite" in ids["bar-1"].get("class")
 
 
 def test_user_text_is_escaped():

@@ -10,8 +10,8 @@ The chart is made to be animated by a page without redrawing it. Every per-step 
 stable id and says which step it shows:
 
 - `{prefix}bar-{t}`: the bar of step t (class `gf-bar`), `{prefix}bar-after-{t}` its clipped
-  twin (class `gf-after`), `{prefix}value-{t}` the number above it (class `gf-value`), and
-  `{prefix}tick-{t}` its tick label when shown;
+  twin (class `gf-after`), `{prefix}value-{t}` the numbers above them (class `gf-value`, one
+  `<tspan>` per bar), and `{prefix}tick-{t}` its tick label when shown;
 - each of them carries `data-step="{t}"` and the class `gf-step`;
 - class `gf-pending` draws a bar as a dashed outline and hides its number ("not yet reached");
   class `gf-current` outlines the step being processed.
@@ -141,9 +141,11 @@ def _panel(
 ) -> tuple[list[str], int, int]:
     """The chart's elements (without the <svg> root), its width and its height."""
     count = len(steps)
-    plot_w = int(min(1000, max(460, 44 * count)))
+    plot_w = int(min(1000, max(380, 44 * count)))
     left, right = 78, 24
-    notes = [line for note in notes for line in _wrap_text(note, (left + plot_w - 10) // 6.3)]
+    notes = [
+        line for note in notes for line in _wrap_text(note, (left + plot_w + right - 90) // 6.4)
+    ]
     top = 58 + 16 * max(0, len(notes) - 1)
     plot_h = 200
     bottom_area = 82
@@ -237,7 +239,7 @@ def _panel(
             series.append((after[i], "gf-after", f"{id_prefix}bar-after-{t}"))
         labels, x_of_bar = [], []
         for j, (value, cls, element_id) in enumerate(series):
-            labels.append((value, element_id.replace("bar-", "value-", 1)))
+            labels.append(value)
             if paired:
                 x = x_mid(i) - bar_w - gap / 2 if j == 0 else x_mid(i) + gap / 2
             else:
@@ -253,17 +255,25 @@ def _panel(
                 f"<title>t={int(t)}: {_text(_number(value))}</title></rect>"
             )
         # Numbers above the bars when there is room; zeros and NaN/Inf are always labelled,
-        # since a log scale cannot show them as heights.
-        for j, (value, element_id) in enumerate(labels):
+        # since a log scale cannot show them as heights. One <text> per step (`value-t`), a
+        # <tspan> per bar, so a page toggles a step's numbers with one element.
+        spans = []
+        for j, value in enumerate(labels):
             if not (show_values or value == 0 or not math.isfinite(value)):
                 continue
             if j > 0 and bar_w < 26:
                 continue
             cx = (x_of_bar[j] + bar_w / 2) if paired else x_mid(i)
+            spans.append(
+                f'<tspan x="{cx:.1f}" y="{max(bar_top(value) - 5, top - 4):.1f}">'
+                f"{_text(_number(value))}</tspan>"
+            )
+        if spans:
             out.append(
-                f'<text id="{_text(element_id)}" class="gf-step gf-value{state}" {step_attr} '
-                f'x="{cx:.1f}" y="{max(bar_top(value) - 5, top - 4):.1f}" font-size="11" '
-                f'text-anchor="middle" fill="#222">{_text(_number(value))}</text>'
+                f'<text id="{_text(id_prefix)}value-{t}" class="gf-step gf-value{state}" '
+                f'{step_attr} font-size="11" text-anchor="middle" fill="#222">'
+                + "".join(spans)
+                + "</text>"
             )
         last_gap = (count - 1) % tick_every
         if i % tick_every == 0 or (i == count - 1 and last_gap > tick_every / 2):

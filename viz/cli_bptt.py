@@ -21,7 +21,6 @@ import os
 
 __all__ = ["add_bptt_parser", "build_bptt_model", "run_bptt"]
 
-DRAWINGS = {".svg": "svg", ".png": "png", ".dot": "dot", ".gv": "dot"}
 MAX_STEPS, MAX_HIDDEN = 1000, 256
 
 
@@ -75,7 +74,7 @@ def add_bptt_parser(commands) -> argparse.ArgumentParser:
     )
     bptt.add_argument("--level", choices=("cell", "gate", "op"), default="cell")
     bptt.add_argument("--task", choices=("oscillator", "adding"), default="oscillator")
-    bptt.add_argument("-o", "--output", help="file to write: .html, .svg, .png or .dot")
+    bptt.add_argument("-o", "--output", help="file to write: .html, .svg, .png, .pdf or .dot")
     bptt.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     bptt.add_argument(
         "--interactive", action="store_true", help="step through the backward pass here"
@@ -123,8 +122,6 @@ def build_bptt_model(
     else:
         x, y = adding_problem(1, max(steps, 2), seed=seed)
         x = Tensor(np.ascontiguousarray(x.data[:, :steps].transpose(1, 0, 2)))
-    for name, p in head.named_parameters():
-        p.name = f"head.{name}"  # shown in the drawing (the layer's own are named W_ih, W_hh...)
     window = truncate or steps
     state, outputs = None, []
     for start in range(0, steps, window):
@@ -140,18 +137,17 @@ def build_bptt_model(
     return layer, head, loss
 
 
-class _Usage(Exception):
-    pass
-
-
-def _check_html(path: str, overwrite: bool) -> None:
+def _check_html(path: str, overwrite: bool, usage_error) -> None:
+    """The checks `tinygrad_lite.cli._check_output` makes for drawings, for an .html file."""
     if os.path.isdir(path):
-        raise _Usage(f"{path!r} is a directory; give a file name such as {path}/bptt.html")
+        raise usage_error(f"{path!r} is a directory; give a file name such as {path}/bptt.html")
     if os.path.lexists(path) and not overwrite:
-        raise _Usage(f"{path!r} already exists; pass --overwrite to replace it")
+        raise usage_error(f"{path!r} already exists; pass --overwrite to replace it")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
-        raise _Usage(f"the folder {folder!r} does not exist; create it first")
+        raise usage_error(f"the folder {folder!r} does not exist; create it first")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise usage_error(f"cannot write {path!r}: the folder {folder!r} is not writable")
 
 
 def _stdin_is_terminal() -> bool:
@@ -161,45 +157,39 @@ def _stdin_is_terminal() -> bool:
 
 
 def run_bptt(args: argparse.Namespace) -> int:
-    """Run `tinygrad-lite bptt` with parsed `args`; user mistakes raise `cli.UsageError`."""
-    from tinygrad_lite.cli import UsageError, _check_output, _render
-
-    try:
-        return _run(args, _check_output, _render)
-    except _Usage as err:
-        raise UsageError(str(err)) from None
-
-
-def _run(args, check_output, render) -> int:
+    """Run `tinygrad-lite bptt` with parsed `args`: check everything a user can get wrong
+    before any work (raising `tinygrad_lite.cli.UsageError`, which the command reports as one
+    line with exit status 2), build the model, run one backward pass, write the file and print
+    the gradient-flow table; `--interactive` then steps through the frames here."""
     import numpy as np
 
+    from tinygrad_lite.cli import FORMATS, UsageError, _check_output, _render, _shown, _write
     from tinygrad_lite.optim import clip_grad_norm_
-    from tinygrad_lite.safe_io import write_file
 
     if not args.output and not args.interactive:
-        raise _Usage("nothing to do: give -o FILE (.html, .svg, .png, .dot) or --interactive")
+        raise UsageError("nothing to do: give -o FILE (.html, .svg, .png, .dot) or --interactive")
     if args.interactive and not _stdin_is_terminal():
-        raise _Usage("--interactive needs a terminal (stdin is not one); write -o FILE.html")
+        raise UsageError("--interactive needs a terminal (stdin is not one); write -o FILE.html")
     if args.truncate is not None and args.truncate >= args.steps:
-        raise _Usage(
+        raise UsageError(
             f"--truncate {args.truncate} cuts nothing in {args.steps} steps; give K < --steps"
         )
     fmt = None
     if args.output:
         extension = os.path.splitext(args.output)[1].lower()
         if extension == ".html":
-            _check_html(args.output, args.overwrite)
+            _check_html(args.output, args.overwrite, UsageError)
             fmt = "html"
-        elif extension in DRAWINGS:
-            fmt = check_output(args.output, args.overwrite)
+        elif extension in FORMATS:
+            fmt = _check_output(args.output, args.overwrite)
         else:
-            raise _Usage(
-                f"cannot tell the format of {args.output!r}: use one of .dot, .html, .png, .svg"
-            )
+            known = ", ".join(sorted({*FORMATS, ".html"} - {".gv"}))
+            raise UsageError(f"cannot tell the format of {args.output!r}: use one of {known}")
 
     import viz
+    from viz.html import stepper_html
 
-    from .console_flow import print_gradient_flow
+    from .console_flow import print_gradient_flow, run_terminal_stepper
 
     layer, head, loss = build_bptt_model(
         args.cell,
@@ -212,33 +202,22 @@ def _run(args, check_output, render) -> int:
     )
     params = list(layer.parameters()) + list(head.parameters())
     with np.errstate(all="ignore"):  # an exploding run is something to show, not to warn about
-        loss.backward(retain_graph=True)  # the frames and the chart replay this one pass
+        loss.backward(retain_graph=True)  # the frames, the chart and the drawing replay it
         clip = {}
         if args.clip is not None:
             clip = {"total_norm": clip_grad_norm_(params, args.clip), "max_norm": args.clip}
-        flow = viz.gradient_flow(loss, model=layer, **clip)
         frames = None
         if fmt == "html" or args.interactive:
-            frames = viz.bptt_frames(loss, level=args.level)
-        if fmt == "html":
-            page = viz.stepper_html(frames, flow=flow)
-            data = page.encode("utf-8") if isinstance(page, str) else page
+            frames = viz.bptt_frames(loss, level=args.level, model=layer)
+        flow = viz.gradient_flow(frames.trace if frames else loss, model=layer, **clip)
+        if fmt == "html":  # the chart with the clipped norms, when --clip ran
+            data = stepper_html(frames, flow=flow).encode("utf-8")
         elif fmt is not None:
-            drawing = viz.draw_unrolled(loss, level=args.level)
-            data = render(drawing, fmt)
+            data = _render(viz.draw_unrolled(loss, level=args.level), fmt)
     if fmt is not None:
-        try:
-            write_file(args.output, data, overwrite=args.overwrite)
-        except FileExistsError:
-            raise _Usage(
-                f"{args.output!r} already exists; pass --overwrite to replace it"
-            ) from None
-        except OSError as err:
-            raise _Usage(f"cannot write {args.output!r}: {err.strerror or err}") from None
-        print(f"wrote {args.output}")
+        _write(args.output, data, args.overwrite)
+        print(f"wrote {_shown(args.output)}")
     print_gradient_flow(flow)
     if args.interactive:
-        from .console_flow import run_terminal_stepper
-
         run_terminal_stepper(frames, flow=flow)
     return 0

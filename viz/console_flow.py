@@ -197,15 +197,16 @@ class TerminalStepper:
     gradients the current event sent. `run(keys)` reads key names ("left", "right", "home",
     "end", "quit"; `terminal_keys()` by default), so a test can script it.
 
-    `frames` come from `viz.bptt_frames`; `flow` (a `GradientFlow` of the same pass) adds the
-    time strip and the sent gradients.
+    `frames` come from `viz.bptt_frames` (each has a `description` and the indices of the
+    backward `events` it shows); `flow`, a `GradientFlow` of the same pass (by default the one
+    the frames carry), adds the time strip and the gradients sent.
     """
 
     def __init__(self, frames, *, flow: GradientFlow | None = None, console: Console | None = None):
         self.frames = list(frames)
         if not self.frames:
             raise ValueError("TerminalStepper: there are no frames to show")
-        self.flow = flow
+        self.flow = flow if flow is not None else getattr(frames, "flow", None)
         self.console = console or Console()
         self.index = 0
         self._places = None
@@ -218,8 +219,9 @@ class TerminalStepper:
         return str(text) if text is not None else str(self.frames[k])
 
     def _event(self, k: int) -> int | None:
-        event = _attr(self.frames[k], ("event", "event_index"))
-        return event if isinstance(event, int) else None
+        """The last backward event frame k shows (a frame of one time step holds several)."""
+        events = getattr(self.frames[k], "events", None)
+        return events[-1] if events else None
 
     def _time_strip(self, event: int | None) -> Text:
         from .timeline import time_places
@@ -301,18 +303,23 @@ class TerminalStepper:
         the indices shown, in order."""
         keys = terminal_keys() if keys is None else keys
         shown = [self.index]
-        self._show()
-        for key in keys:
-            key = KEYS.get(key, key)  # raw characters ("\x1b[C", "q") or key names
-            if key == "quit":
-                break
-            last = len(self.frames) - 1
-            moves = {"right": self.index + 1, "left": self.index - 1, "home": 0, "end": last}
-            if key not in moves:
-                continue
-            self.index = min(max(moves[key], 0), last)
-            shown.append(self.index)
+        try:
             self._show()
+            for key in keys:
+                key = KEYS.get(key, key)  # raw characters ("\x1b[C", "q") or key names
+                if key == "quit":
+                    break
+                last = len(self.frames) - 1
+                moves = {"right": self.index + 1, "left": self.index - 1, "home": 0, "end": last}
+                if key not in moves:
+                    continue
+                self.index = min(max(moves[key], 0), last)
+                shown.append(self.index)
+                self._show()
+        finally:
+            close = getattr(keys, "close", None)
+            if close is not None:
+                close()  # a terminal reader restores the terminal's mode now, not at exit
         return shown
 
     def _show(self) -> None:
