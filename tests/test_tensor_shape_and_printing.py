@@ -138,7 +138,11 @@ def test_a_tensor_can_be_held_by_a_weak_reference():
     assert ref() is x
     del x
     assert ref() is None
-    assert weakref.ref(Parameter([1.0]))() is None  # a Parameter too (gone at once)
+    p = Parameter([1.0])
+    ref = weakref.ref(p)
+    assert ref() is p
+    del p
+    assert ref() is None
 
 
 @pytest.mark.parametrize(
