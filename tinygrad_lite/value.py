@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 
-from .autograd import STATE, _next_id, anomaly_error, creation_site, iter_backward
+from .autograd import _next_id, anomaly_error, creation_site, current_state, iter_backward
 from .errors import DTypeError
 
 __all__ = ["Value", "maximum"]
@@ -76,12 +76,13 @@ class Value:
         self._parents = _parents
         self._op = _op
         self._id = _next_id()
-        self._scope = STATE.scope
+        state = current_state()
+        self._scope = state.scope
         self._freed = False
         self._hooks = None
         self._seen_grad = None
         self._walk = None
-        if STATE.anomaly:
+        if state.anomaly:
             self._trace = creation_site()
             if not math.isfinite(self.data) and _parents:
                 raise anomaly_error(self, "forward", f"the non-finite value {self.data}")
@@ -316,12 +317,13 @@ def _result(data: float, parents: tuple, op: str) -> Value:
     v._parents = parents
     v._op = op
     v._id = _next_id()
-    v._scope = STATE.scope
+    state = current_state()
+    v._scope = state.scope
     v._freed = False
     v._hooks = None
     v._seen_grad = None
     v._walk = None
-    if STATE.anomaly:
+    if state.anomaly:
         v._trace = creation_site()
         if not math.isfinite(data):
             raise anomaly_error(v, "forward", f"the non-finite value {data}")
