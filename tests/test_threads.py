@@ -347,3 +347,28 @@ def test_backward_passes_running_at_once_each_count_their_own_gradients(interior
 
     workers = [start(small), start(big)]
     assert [worker.finish() for worker in workers] == [True, False]
+
+
+# --------------------------------------------------------------------------------------------
+# Each switch restores only its own field (blocks left out of order, within one thread)
+# --------------------------------------------------------------------------------------------
+
+
+def test_leaving_no_grad_out_of_order_restores_grad_mode_and_keeps_the_inner_scope():
+    outer, inner = no_grad(), scope("inner")
+    outer.__enter__()
+    inner.__enter__()
+    outer.__exit__(None, None, None)
+    assert is_grad_enabled() and current_scope() == "inner"
+    inner.__exit__(None, None, None)
+    assert is_grad_enabled() and current_scope() == ""
+
+
+def test_leaving_a_scope_out_of_order_restores_the_scope_and_keeps_grad_mode():
+    outer, inner = scope("outer"), no_grad()
+    outer.__enter__()
+    inner.__enter__()
+    outer.__exit__(None, None, None)
+    assert current_scope() == "" and not is_grad_enabled()
+    inner.__exit__(None, None, None)
+    assert current_scope() == "" and is_grad_enabled()

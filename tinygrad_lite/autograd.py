@@ -106,20 +106,36 @@ current_state = _STATE_VAR.get
 _set_state = _STATE_VAR.set
 
 
+_STATES: dict = {}  # (grad_enabled, anomaly, scope) -> its one ThreadState
+
+
+def _state_for(grad_enabled: bool, anomaly: bool, scope: str) -> ThreadState:
+    """The ThreadState with these switches. Immutable, so one instance per combination is
+    shared: a dict lookup is a quarter of the cost of making one, and an unrolled layer
+    enters a scope per time step. Bounded: code may make any number of scope names."""
+    key = (grad_enabled, anomaly, scope)
+    state = _STATES.get(key)
+    if state is None:
+        if len(_STATES) >= 4096:
+            _STATES.clear()
+        state = _STATES[key] = ThreadState(grad_enabled, anomaly, scope)
+    return state
+
+
 def _set_grad_enabled(enabled: bool) -> None:
     state = current_state()
     if state.grad_enabled is not enabled:
-        _set_state(ThreadState(enabled, state.anomaly, state.scope))
+        _set_state(_state_for(enabled, state.anomaly, state.scope))
 
 
 def _set_anomaly(enabled: bool) -> None:
     state = current_state()
-    _set_state(ThreadState(state.grad_enabled, enabled, state.scope))
+    _set_state(_state_for(state.grad_enabled, enabled, state.scope))
 
 
 def _set_scope(path: str) -> None:
     state = current_state()
-    _set_state(ThreadState(state.grad_enabled, state.anomaly, path))
+    _set_state(_state_for(state.grad_enabled, state.anomaly, path))
 
 
 # The interior-gradient limit is a memory setting, not a mode: one value for the whole
@@ -167,7 +183,8 @@ class _GradMode(contextlib.ContextDecorator):
 
     def __init__(self, enabled: bool):
         self.enabled = enabled
-        self._saved: list[bool] = []  # a stack: the same object may be entered again inside
+        # A stack of the states found on entry: the same object may be entered again inside.
+        self._saved: list[ThreadState] = []
 
     def _recreate_cm(self):
         # A decorated function gets a fresh manager per call (contextlib's hook): one shared
@@ -175,12 +192,20 @@ class _GradMode(contextlib.ContextDecorator):
         return _GradMode(self.enabled)
 
     def __enter__(self):
-        self._saved.append(current_state().grad_enabled)
-        _set_grad_enabled(self.enabled)
+        state = current_state()
+        self._saved.append(state)
+        if state.grad_enabled is not self.enabled:
+            _set_state(_state_for(self.enabled, state.anomaly, state.scope))
         return self
 
     def __exit__(self, *exc):
-        _set_grad_enabled(self._saved.pop())
+        saved = self._saved.pop()
+        state = current_state()
+        if state is not saved:
+            if state.anomaly is saved.anomaly and state.scope == saved.scope:
+                _set_state(saved)  # properly nested (the usual case): the state found on entry
+            else:  # restore grad mode only, keeping what was switched in between
+                _set_state(_state_for(saved.grad_enabled, state.anomaly, state.scope))
         return False
 
 
@@ -370,21 +395,27 @@ class scope(contextlib.ContextDecorator):  # noqa: N801 (a function-like name, a
 
     def __init__(self, name: str):
         self.name = str(name)
-        self._saved: list[str] = []  # a stack: the same object may be entered again inside
+        self._saved: list[ThreadState] = []  # a stack: it may be entered again inside
 
     def _recreate_cm(self):
         return scope(self.name)  # a fresh manager per call of a decorated function
 
     def __enter__(self) -> str:
         state = current_state()
-        saved = state.scope
-        self._saved.append(saved)
-        path = f"{saved}/{self.name}" if saved else self.name
-        _set_state(ThreadState(state.grad_enabled, state.anomaly, path))
+        self._saved.append(state)
+        outer = state.scope
+        path = f"{outer}/{self.name}" if outer else self.name
+        key = (state.grad_enabled, state.anomaly, path)
+        _set_state(_STATES.get(key) or _state_for(*key))  # the lookup inlined: once a step
         return path
 
     def __exit__(self, *exc) -> bool:
-        _set_scope(self._saved.pop())
+        saved = self._saved.pop()
+        state = current_state()
+        if state.grad_enabled is saved.grad_enabled and state.anomaly is saved.anomaly:
+            _set_state(saved)
+        else:  # restore the scope only, keeping a mode switched in between
+            _set_state(_state_for(state.grad_enabled, state.anomaly, saved.scope))
         return False
 
 
