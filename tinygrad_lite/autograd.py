@@ -60,7 +60,7 @@ class ThreadState:
     An instance is never changed once made: a switch is flipped by making a new one and setting
     it as the thread's current state (`_set_state`). It lives in a `contextvars.ContextVar`:
     reading it is one C call, as cheap as the old module global, where `threading.local`
-    attributes made every Value op ~25% slower (bench/RESULTS.md). Being immutable, a state
+    attributes made every Value op ~25% slower (measured). Being immutable, a state
     carried into another thread by `contextvars.copy_context()` (as `asyncio.to_thread` does,
     and every new thread on free-threaded Python 3.14) is a snapshot the two threads can no
     longer change for each other. Asyncio tasks each get their own copy, so one task's
