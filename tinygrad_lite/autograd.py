@@ -279,7 +279,8 @@ def set_interior_grad_limit(elements: int | None) -> int | None:
     float64) keeps none of them, and the graph export marks those nodes "not kept" rather
     than "not reached". `None` keeps them all; 0 keeps none (PyTorch's behaviour). Values
     (scalars) always keep every gradient, as micrograd does. `backward_events()` and hooks see
-    every gradient either way.
+    every gradient either way. The setting is one for the whole process (unlike grad mode,
+    which is per thread): what each backward pass counts against it is its own.
 
     >>> import numpy as np
     >>> from tinygrad_lite import Tensor, set_interior_grad_limit
