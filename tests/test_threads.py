@@ -22,6 +22,7 @@ from tinygrad_lite import (
     is_grad_enabled,
     no_grad,
     scope,
+    set_grad_enabled,
     set_interior_grad_limit,
 )
 from tinygrad_lite.autograd import STATE, current_scope
@@ -372,3 +373,45 @@ def test_leaving_a_scope_out_of_order_restores_the_scope_and_keeps_grad_mode():
     assert current_scope() == "" and not is_grad_enabled()
     inner.__exit__(None, None, None)
     assert current_scope() == "" and is_grad_enabled()
+
+
+# --------------------------------------------------------------------------------------------
+# set_grad_enabled as PyTorch's: the call itself switches this thread's mode
+# --------------------------------------------------------------------------------------------
+
+
+def test_a_plain_set_grad_enabled_call_switches_recording_off_and_on():
+    set_grad_enabled(False)
+    try:
+        assert not is_grad_enabled() and not (leaf() * 2).requires_grad
+    finally:
+        set_grad_enabled(True)
+    assert is_grad_enabled() and (leaf() * 2).requires_grad
+
+
+def test_a_plain_set_grad_enabled_call_in_a_thread_leaves_other_threads_recording():
+    def switch_off():
+        set_grad_enabled(False)
+        return is_grad_enabled()
+
+    assert start(switch_off).finish() is False
+    assert is_grad_enabled()
+
+
+def test_set_grad_enabled_as_a_block_restores_the_mode_from_before_the_call():
+    with no_grad():
+        with set_grad_enabled(True):
+            assert is_grad_enabled()
+        assert not is_grad_enabled()
+    assert is_grad_enabled()
+
+
+def test_set_grad_enabled_as_a_decorator_leaves_the_mode_alone_until_called():
+    @set_grad_enabled(False)
+    def double(t):
+        assert not is_grad_enabled()
+        return t * 2
+
+    assert is_grad_enabled()
+    assert not double(leaf()).requires_grad
+    assert is_grad_enabled()

@@ -238,15 +238,46 @@ def enable_grad(func=None):
     return mode(func) if callable(func) else mode
 
 
+class _SetGradEnabled(_GradMode):
+    """`set_grad_enabled(mode)`: as PyTorch's, the call itself switches this thread's mode (a
+    plain `set_grad_enabled(False)` statement works), a `with` block puts back the mode found
+    before the call, and a decorator leaves the mode alone until the function runs."""
+
+    def __init__(self, enabled: bool):
+        super().__init__(enabled)
+        self._before: bool | None = current_state().grad_enabled
+        _set_grad_enabled(enabled)
+
+    def __call__(self, func):
+        if self._before is not None:  # decorating: undo the call's own switch, as torch does
+            _set_grad_enabled(self._before)
+            self._before = None
+        return super().__call__(func)
+
+    def __enter__(self):
+        state = current_state()
+        if self._before is not None:  # the first entry restores what the call replaced
+            state = _state_for(self._before, state.anomaly, state.scope)
+            self._before = None
+        self._saved.append(state)
+        _set_grad_enabled(self.enabled)
+        return self
+
+
 def set_grad_enabled(mode: bool) -> _GradMode:
-    """Context manager that sets recording on or off, as `torch.set_grad_enabled`.
+    """Set recording on or off in this thread, as `torch.set_grad_enabled`: a plain call, a
+    context manager (the mode before it comes back after the block) or a decorator.
 
     >>> from tinygrad_lite import set_grad_enabled, is_grad_enabled
     >>> with set_grad_enabled(False):
     ...     is_grad_enabled()
     False
+    >>> _ = set_grad_enabled(False)
+    >>> is_grad_enabled()
+    False
+    >>> _ = set_grad_enabled(True)
     """
-    return _GradMode(bool(mode))
+    return _SetGradEnabled(bool(mode))
 
 
 # --------------------------------------------------------------------------------------------
