@@ -260,3 +260,26 @@ def test_bad_arguments_raise_the_error_type_torch_raises(call):
     with pytest.raises(Exception) as ours:
         call(F, tinygrad_lite)
     assert isinstance(ours.value, theirs.type), (ours.value, theirs.value)
+
+
+# -- softmax's signature ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(4,), (2, 3), (2, 3, 4), (2, 3, 4, 5)])
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_without_dim_picks_torchs_legacy_axis_with_a_warning(name, shape):
+    x = inputs(shape)
+    with pytest.warns(UserWarning, match="implicit dimension choice"):
+        ours = getattr(F, name)(Tensor(x))
+    with pytest.warns(UserWarning):
+        theirs = getattr(TF, name)(torch.tensor(x))
+    np.testing.assert_allclose(ours.data, theirs.numpy(), **TOL)
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_dtype_argument_casts_the_input_first_as_torch(name):
+    x = inputs((2, 3)).astype(np.float32)
+    ours = getattr(F, name)(Tensor(x), dim=1, dtype=np.float64)
+    theirs = getattr(TF, name)(torch.tensor(x), dim=1, dtype=torch.float64)
+    assert ours.dtype == np.float64
+    np.testing.assert_allclose(ours.data, theirs.numpy(), **TOL)

@@ -111,7 +111,7 @@ def _pair(v, name: str) -> tuple[int, int]:
 # -- activations ------------------------------------------------------------------------------
 
 
-def relu(input: Tensor) -> Tensor:
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
     """max(0, x), with gradient 0 at exactly 0 (PyTorch's convention).
 
     >>> from tinygrad_lite import Tensor, nn
@@ -141,17 +141,29 @@ def tanh(input: Tensor) -> Tensor:
     return as_tensor(input).tanh()
 
 
-def softmax(input: Tensor, dim: int = -1) -> Tensor:
-    """exp(x) / sum(exp(x)) along `dim`, shifted by the max so it never overflows.
+def _softmax_input(input, dim, dtype, who: str) -> tuple[Tensor, int]:
+    """The input (cast to `dtype` first when given, as PyTorch) and the axis: dim=None is
+    PyTorch's legacy choice (0 for 0-, 1- and 3-D inputs, else 1), with its warning."""
+    x = as_tensor(input)
+    if dtype is not None:
+        x = x.astype(dtype)
+    return x, (_legacy_softmax_dim(x.ndim, who, stacklevel=4) if dim is None else dim)
+
+
+def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """exp(x) / sum(exp(x)) along `dim`, shifted by the max so it never overflows. Pass `dim`:
+    without it PyTorch's legacy axis is used (with PyTorch's warning), which for a 3-D input
+    is axis 0, not the last.
 
     >>> from tinygrad_lite import Tensor, nn
     >>> nn.functional.softmax(Tensor([1e4, 1e4]), dim=0).tolist()
     [0.5, 0.5]
     """
-    return as_tensor(input).softmax(dim)
+    x, dim = _softmax_input(input, dim, dtype, "softmax")
+    return x.softmax(dim)
 
 
-def log_softmax(input: Tensor, dim: int = -1) -> Tensor:
+def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
     """log(softmax(x)) along `dim`, as (x - max) - log(sum(exp(x - max))): finite where
     log(softmax) is not, and exact for logits far from 0 (see ops.log_softmax_forward).
 
@@ -159,7 +171,8 @@ def log_softmax(input: Tensor, dim: int = -1) -> Tensor:
     >>> nn.functional.log_softmax(Tensor([0.0, 1e4]), dim=0).tolist()
     [-10000.0, 0.0]
     """
-    return as_tensor(input).log_softmax(dim)
+    x, dim = _softmax_input(input, dim, dtype, "log_softmax")
+    return x.log_softmax(dim)
 
 
 def _activation_input(input, who: str) -> Tensor:
@@ -686,11 +699,11 @@ def pad(input, pad: Sequence[int], mode: str = "constant", value: float | None =
     return _pad(as_tensor(input), tuple(pad), 0.0 if value is None else value)
 
 
-def _legacy_softmax_dim(ndim: int, who: str) -> int:
+def _legacy_softmax_dim(ndim: int, who: str, stacklevel: int = 3) -> int:
     """PyTorch's implicit softmax axis for dim=None (with its deprecation warning)."""
     warnings.warn(
         f"{who}: implicit dimension choice is deprecated; pass dim explicitly",
         UserWarning,
-        stacklevel=3,
+        stacklevel=stacklevel,
     )
     return 0 if ndim in (0, 1, 3) else 1
