@@ -95,7 +95,7 @@ CASES = {
     "huber_loss": (lambda p, x, y: F.huber_loss(x, y, delta=0.5), regression_pair(0.5)),
     "mse_loss weighted": (
         lambda p, x, y: F.mse_loss(
-            x, y, weight=Tensor(np.linspace(0.5, 2.0, x.size).reshape(x.shape))
+            x, y, weight=Tensor(np.linspace(0.5, 2.0, x.data.size).reshape(x.shape))
         ),
         regression_pair(),
     ),
