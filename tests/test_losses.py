@@ -189,10 +189,10 @@ reductions = st.sampled_from(["mean", "sum", "none"])
 @given(seed=st.integers(0, 2**16), n=st.integers(1, 4), reduction=reductions)
 def test_regression_loss_gradients_match_finite_differences(seed, n, reduction):
     x, y = _draw(seed, (n, 3)), _draw(seed + 1, (n, 3))
-    assert gradcheck(lambda a, b: F.mse_loss(a, b, reduction), (x, y))
+    assert gradcheck(lambda a, b: F.mse_loss(a, b, reduction=reduction), (x, y))
     # keep |x - y| away from the kink of abs
     y_far = Tensor(x.data + np.where(y.data >= 0, 1, -1) * (0.1 + np.abs(y.data)))
-    assert gradcheck(lambda a: F.l1_loss(a, y_far, reduction), x)
+    assert gradcheck(lambda a: F.l1_loss(a, y_far, reduction=reduction), x)
 
 
 @settings(deadline=None)
@@ -210,11 +210,13 @@ def test_bce_gradients_match_finite_differences(seed, n, reduction, use_weight, 
     w = Tensor(rng.uniform(0.5, 2, 3)) if use_weight else None
     pw = Tensor(rng.uniform(0.5, 2, 3)) if use_pos_weight else None
     assert gradcheck(
-        lambda a, b: F.binary_cross_entropy_with_logits(a, b, w, reduction, pos_weight=pw),
+        lambda a, b: F.binary_cross_entropy_with_logits(
+            a, b, w, reduction=reduction, pos_weight=pw
+        ),
         (x, y),
     )
     p = Tensor(rng.uniform(0.05, 0.95, (n, 3)), requires_grad=True)
-    assert gradcheck(lambda a, b: F.binary_cross_entropy(a, b, w, reduction), (p, y))
+    assert gradcheck(lambda a, b: F.binary_cross_entropy(a, b, w, reduction=reduction), (p, y))
 
 
 @settings(deadline=None)
@@ -239,7 +241,12 @@ def test_cross_entropy_index_target_gradients_match_finite_differences(
     if ignore and target.size == 1:
         target.flat[0] = 1
     w = Tensor(rng.uniform(0.5, 2, 4)) if use_weight else None
-    assert gradcheck(lambda a: F.cross_entropy(a, Tensor(target), w, -100, reduction, smoothing), x)
+    assert gradcheck(
+        lambda a: F.cross_entropy(
+            a, Tensor(target), w, reduction=reduction, label_smoothing=smoothing
+        ),
+        x,
+    )
 
 
 @settings(deadline=None)

@@ -6,11 +6,13 @@ Backpropagation is written once, as a generator of `BackwardEvent`s (`iter_backw
 so there is no second implementation of the chain rule anywhere in the code base.
 
 A node is any object with the slots listed in `Node` below; `Value` and `Tensor` both are.
+Grad mode, anomaly mode and the scope are per thread (`ThreadState`), as PyTorch's.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import itertools
 import operator
 import os
@@ -42,21 +44,126 @@ __all__ = [
 ]
 
 # --------------------------------------------------------------------------------------------
-# Global switches. Plain module globals (not thread-locals): reading them is on the hot path
-# of every op, and the engine, like micrograd, is single-threaded.
+# Switches, one set per thread
 # --------------------------------------------------------------------------------------------
 
 
-class _State:
-    """Mutable global switches read by every op when it records itself."""
-
-    grad_enabled: bool = True
-    anomaly: bool = False
-    scope: str = ""
-    interior_grad_limit: int | None = 1_000_000
+_init_slot = object.__setattr__
 
 
-STATE = _State()
+class ThreadState:
+    """The switches every op reads when it records itself: grad mode, anomaly mode and the
+    current scope. One per thread, as PyTorch's grad and anomaly modes are thread-local: a
+    thread inside `no_grad()` never turns recording off for another, and a new thread starts
+    with grad mode on, anomaly mode off and no scope, whatever the thread that started it does.
+
+    An instance is never changed once made: a switch is flipped by making a new one and setting
+    it as the thread's current state (`_set_state`). It lives in a `contextvars.ContextVar`:
+    reading it is one C call, as cheap as the old module global, where `threading.local`
+    attributes made every Value op ~25% slower (measured). Being immutable, a state
+    carried into another thread by `contextvars.copy_context()` (as `asyncio.to_thread` does,
+    and every new thread on free-threaded Python 3.14) is a snapshot the two threads can no
+    longer change for each other. Asyncio tasks each get their own copy, so one task's
+    `no_grad()` does not leak into another interleaved on the same thread.
+
+    >>> import threading
+    >>> from tinygrad_lite import no_grad, is_grad_enabled
+    >>> seen = []
+    >>> with no_grad():
+    ...     worker = threading.Thread(target=lambda: seen.append(is_grad_enabled()))
+    ...     worker.start()
+    ...     worker.join()
+    ...     seen.append(is_grad_enabled())
+    >>> seen
+    [True, False]
+    """
+
+    __slots__ = ("grad_enabled", "anomaly", "scope")
+
+    def __init__(self, grad_enabled: bool = True, anomaly: bool = False, scope: str = ""):
+        _init_slot(self, "grad_enabled", grad_enabled)
+        _init_slot(self, "anomaly", anomaly)
+        _init_slot(self, "scope", scope)
+
+    def __setattr__(self, name, value):
+        raise AttributeError(
+            f"ThreadState is immutable (a state another thread may hold): use no_grad(), "
+            f"enable_grad(), detect_anomaly() or scope() instead of setting {name!r}"
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"ThreadState(grad_enabled={self.grad_enabled}, anomaly={self.anomaly}, "
+            f"scope={self.scope!r})"
+        )
+
+
+# An immutable default (B039 cannot see that __setattr__ refuses): every new thread shares it.
+_STATE_VAR = contextvars.ContextVar("tinygrad_lite_state", default=ThreadState())  # noqa: B039
+# The hot readers (every op's recording in tensor.py and value.py) call this bound method:
+# `state = current_state()` once, then plain slot reads.
+current_state = _STATE_VAR.get
+_set_state = _STATE_VAR.set
+
+
+_STATES: dict = {}  # (grad_enabled, anomaly, scope) -> its one ThreadState
+
+
+def _state_for(grad_enabled: bool, anomaly: bool, scope: str) -> ThreadState:
+    """The ThreadState with these switches. Immutable, so one instance per combination is
+    shared: a dict lookup is a quarter of the cost of making one, and an unrolled layer
+    enters a scope per time step. Bounded: code may make any number of scope names."""
+    key = (grad_enabled, anomaly, scope)
+    state = _STATES.get(key)
+    if state is None:
+        if len(_STATES) >= 4096:
+            _STATES.clear()
+        state = _STATES[key] = ThreadState(grad_enabled, anomaly, scope)
+    return state
+
+
+def _set_grad_enabled(enabled: bool) -> None:
+    state = current_state()
+    if state.grad_enabled is not enabled:
+        _set_state(_state_for(enabled, state.anomaly, state.scope))
+
+
+def _set_anomaly(enabled: bool) -> None:
+    state = current_state()
+    _set_state(_state_for(state.grad_enabled, enabled, state.scope))
+
+
+def _set_scope(path: str) -> None:
+    state = current_state()
+    _set_state(_state_for(state.grad_enabled, state.anomaly, path))
+
+
+# The interior-gradient limit is a memory setting, not a mode: one value for the whole
+# process (see set_interior_grad_limit), so a worker thread trains under the limit its program
+# chose. What it counts is per backward pass (a local of iter_backward), so threads running
+# backward passes at the same time never share a count.
+_interior_grad_limit: int | None = 1_000_000
+
+
+class _StateView:
+    """`STATE`, the old module-global switches, kept as a view for code that still reads or
+    sets `STATE.grad_enabled` etc.: each attribute reads or sets the calling thread's value
+    (and `interior_grad_limit` the process-wide one). Correct, but slower than
+    `current_state()`: hot paths use that."""
+
+    __slots__ = ()
+
+    grad_enabled = property(lambda self: current_state().grad_enabled)
+    grad_enabled = grad_enabled.setter(lambda self, v: _set_grad_enabled(bool(v)))
+    anomaly = property(lambda self: current_state().anomaly)
+    anomaly = anomaly.setter(lambda self, v: _set_anomaly(bool(v)))
+    scope = property(lambda self: current_state().scope)
+    scope = scope.setter(lambda self, v: _set_scope(str(v)))
+    interior_grad_limit = property(lambda self: _interior_grad_limit)
+    interior_grad_limit = interior_grad_limit.setter(lambda self, v: set_interior_grad_limit(v))
+
+
+STATE = _StateView()
 # Node constructors call this bound counter directly (no Python frame per node).
 _next_id = itertools.count(1).__next__
 
@@ -67,8 +174,8 @@ def new_node_id() -> int:
 
 
 def is_grad_enabled() -> bool:
-    """True when new ops record themselves into the graph (the default)."""
-    return STATE.grad_enabled
+    """True when new ops record themselves into the graph (the default), in this thread."""
+    return current_state().grad_enabled
 
 
 class _GradMode(contextlib.ContextDecorator):
@@ -76,15 +183,29 @@ class _GradMode(contextlib.ContextDecorator):
 
     def __init__(self, enabled: bool):
         self.enabled = enabled
-        self._saved: list[bool] = []
+        # A stack of the states found on entry: the same object may be entered again inside.
+        self._saved: list[ThreadState] = []
+
+    def _recreate_cm(self):
+        # A decorated function gets a fresh manager per call (contextlib's hook): one shared
+        # stack would mix up the saved modes of threads calling it at the same time.
+        return _GradMode(self.enabled)
 
     def __enter__(self):
-        self._saved.append(STATE.grad_enabled)
-        STATE.grad_enabled = self.enabled
+        state = current_state()
+        self._saved.append(state)
+        if state.grad_enabled is not self.enabled:
+            _set_state(_state_for(self.enabled, state.anomaly, state.scope))
         return self
 
     def __exit__(self, *exc):
-        STATE.grad_enabled = self._saved.pop()
+        saved = self._saved.pop()
+        state = current_state()
+        if state is not saved:
+            if state.anomaly is saved.anomaly and state.scope == saved.scope:
+                _set_state(saved)  # properly nested (the usual case): the state found on entry
+            else:  # restore grad mode only, keeping what was switched in between
+                _set_state(_state_for(saved.grad_enabled, state.anomaly, state.scope))
         return False
 
 
@@ -117,15 +238,46 @@ def enable_grad(func=None):
     return mode(func) if callable(func) else mode
 
 
+class _SetGradEnabled(_GradMode):
+    """`set_grad_enabled(mode)`: as PyTorch's, the call itself switches this thread's mode (a
+    plain `set_grad_enabled(False)` statement works), a `with` block puts back the mode found
+    before the call, and a decorator leaves the mode alone until the function runs."""
+
+    def __init__(self, enabled: bool):
+        super().__init__(enabled)
+        self._before: bool | None = current_state().grad_enabled
+        _set_grad_enabled(enabled)
+
+    def __call__(self, func):
+        if self._before is not None:  # decorating: undo the call's own switch, as torch does
+            _set_grad_enabled(self._before)
+            self._before = None
+        return super().__call__(func)
+
+    def __enter__(self):
+        state = current_state()
+        if self._before is not None:  # the first entry restores what the call replaced
+            state = _state_for(self._before, state.anomaly, state.scope)
+            self._before = None
+        self._saved.append(state)
+        _set_grad_enabled(self.enabled)
+        return self
+
+
 def set_grad_enabled(mode: bool) -> _GradMode:
-    """Context manager that sets recording on or off, as `torch.set_grad_enabled`.
+    """Set recording on or off in this thread, as `torch.set_grad_enabled`: a plain call, a
+    context manager (the mode before it comes back after the block) or a decorator.
 
     >>> from tinygrad_lite import set_grad_enabled, is_grad_enabled
     >>> with set_grad_enabled(False):
     ...     is_grad_enabled()
     False
+    >>> _ = set_grad_enabled(False)
+    >>> is_grad_enabled()
+    False
+    >>> _ = set_grad_enabled(True)
     """
-    return _GradMode(bool(mode))
+    return _SetGradEnabled(bool(mode))
 
 
 # --------------------------------------------------------------------------------------------
@@ -158,7 +310,8 @@ def set_interior_grad_limit(elements: int | None) -> int | None:
     float64) keeps none of them, and the graph export marks those nodes "not kept" rather
     than "not reached". `None` keeps them all; 0 keeps none (PyTorch's behaviour). Values
     (scalars) always keep every gradient, as micrograd does. `backward_events()` and hooks see
-    every gradient either way.
+    every gradient either way. The setting is one for the whole process (unlike grad mode,
+    which is per thread): what each backward pass counts against it is its own.
 
     >>> import numpy as np
     >>> from tinygrad_lite import Tensor, set_interior_grad_limit
@@ -178,8 +331,9 @@ def set_interior_grad_limit(elements: int | None) -> int | None:
         )
     if elements is not None and elements < 0:
         raise ValueError(f"set_interior_grad_limit: expected a limit >= 0 or None, got {elements}")
-    previous = STATE.interior_grad_limit
-    STATE.interior_grad_limit = None if elements is None else int(elements)
+    global _interior_grad_limit
+    previous = _interior_grad_limit
+    _interior_grad_limit = None if elements is None else int(elements)
     return previous
 
 
@@ -199,8 +353,8 @@ def _forget_kept(order: list, upto) -> None:
 
 
 def is_anomaly_enabled() -> bool:
-    """True inside `detect_anomaly()`."""
-    return STATE.anomaly
+    """True inside `detect_anomaly()` (in this thread)."""
+    return current_state().anomaly
 
 
 @contextlib.contextmanager
@@ -220,12 +374,12 @@ def detect_anomaly():
     ...         print(type(e).__name__)
     AnomalyError
     """
-    saved = STATE.anomaly
-    STATE.anomaly = True
+    saved = current_state().anomaly
+    _set_anomaly(True)
     try:
         yield
     finally:
-        STATE.anomaly = saved
+        _set_anomaly(saved)
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -273,22 +427,33 @@ class scope(contextlib.ContextDecorator):  # noqa: N801 (a function-like name, a
 
     def __init__(self, name: str):
         self.name = str(name)
-        self._saved: list[str] = []  # a stack: the same object may be entered again inside
+        self._saved: list[ThreadState] = []  # a stack: it may be entered again inside
+
+    def _recreate_cm(self):
+        return scope(self.name)  # a fresh manager per call of a decorated function
 
     def __enter__(self) -> str:
-        saved = STATE.scope
-        self._saved.append(saved)
-        STATE.scope = path = f"{saved}/{self.name}" if saved else self.name
+        state = current_state()
+        self._saved.append(state)
+        outer = state.scope
+        path = f"{outer}/{self.name}" if outer else self.name
+        key = (state.grad_enabled, state.anomaly, path)
+        _set_state(_STATES.get(key) or _state_for(*key))  # the lookup inlined: once a step
         return path
 
     def __exit__(self, *exc) -> bool:
-        STATE.scope = self._saved.pop()
+        saved = self._saved.pop()
+        state = current_state()
+        if state.grad_enabled is saved.grad_enabled and state.anomaly is saved.anomaly:
+            _set_state(saved)
+        else:  # restore the scope only, keeping a mode switched in between
+            _set_state(_state_for(state.grad_enabled, state.anomaly, saved.scope))
         return False
 
 
 def current_scope() -> str:
-    """The scope path that a node created now would get."""
-    return STATE.scope
+    """The scope path that a node created now (in this thread) would get."""
+    return current_state().scope
 
 
 # --------------------------------------------------------------------------------------------
@@ -460,12 +625,14 @@ def iter_backward(
     owned: dict = {}  # id -> accumulator array this walk made (see _sum_grads)
     # Elements of interior gradients this pass may still keep (see set_interior_grad_limit);
     # below zero, it keeps none.
-    budget = STATE.interior_grad_limit
+    budget = _interior_grad_limit
     over = False
     ndarray = np.ndarray
-    anomaly = STATE.anomaly
-    saved_mode = STATE.grad_enabled
-    STATE.grad_enabled = create_graph
+    state = current_state()
+    anomaly = state.anomaly
+    saved_mode = state.grad_enabled
+    create_graph = bool(create_graph)
+    _set_grad_enabled(create_graph)
     # Gradients at poles (sqrt or log at 0, x/0) are IEEE inf/NaN, as in PyTorch, not numpy
     # warnings; detect_anomaly() is the tool that reports them. Set once for the whole walk:
     # an np.errstate block per node cost as much as a small op itself.
@@ -562,16 +729,16 @@ def iter_backward(
                 # The consumer's code runs while we are paused here: give it back its own
                 # recording mode and numpy error state, and pick up any change it makes to
                 # them for when the walk ends.
-                STATE.grad_enabled = saved_mode
+                _set_grad_enabled(saved_mode)
                 np.seterr(**saved_err)
                 if IndexedGrad in map(type, parent_grads):  # readers get plain arrays
                     parent_grads = tuple(map(densify, parent_grads))
                 yield node, g, parent_grads
                 saved_err = np.seterr(**_QUIET_FP)
-                saved_mode = STATE.grad_enabled
-                STATE.grad_enabled = create_graph
+                saved_mode = current_state().grad_enabled
+                _set_grad_enabled(create_graph)
     finally:
-        STATE.grad_enabled = saved_mode
+        _set_grad_enabled(saved_mode)
         np.seterr(**saved_err)
 
 

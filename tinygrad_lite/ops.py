@@ -21,6 +21,7 @@ one place, `unbroadcast`, called by every broadcasting op.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -543,20 +544,30 @@ def min_forward(x, axis, keepdims):
 MIN = defop("min", min_forward, max_vjp)  # the same rule: the winners are where x == out
 
 
-def logsumexp_forward(x, axis, keepdims):
-    # Shift by the max so exp never overflows; an all -inf slice gives -inf, not NaN.
+def _shift(x, axis):
+    """The max along `axis` (kept), 0 where it is not finite: subtracting it makes exp never
+    overflow, and an all -inf slice then gives log(0) = -inf rather than NaN."""
     m = np.max(x, axis=axis, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0)
+    return np.where(np.isfinite(m), m, scalar(0, m.dtype))
+
+
+def logsumexp_forward(x, axis, keepdims):
+    m = _shift(x, axis)
     with np.errstate(divide="ignore"):
         s = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
     return s if keepdims else np.squeeze(s, axis=axis)
 
 
 def logsumexp_vjp(xp, g, out, inputs, needs, axis, keepdims):
+    # The gradient is softmax(x), formed as exp((x - m) - log(sum(exp(x - m)))), never as
+    # exp(x - out): `out` is rounded at the magnitude of the max, so in float32 at x = 1e4
+    # x - out is off by 4e-4 and the gradient by as much (PyTorch's has that error). The shift
+    # m is a constant here: the expression does not depend on it.
     x = inputs[0]
-    shape = _shape(x)
-    out_kept = _restore_reduced(xp, out, shape, axis, keepdims)
-    return (_restore_reduced(xp, g, shape, axis, keepdims) * xp.exp(x - out_kept),)
+    shifted = x - _shift(xp.raw(x), axis)
+    log_total = xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
+    g_kept = _restore_reduced(xp, g, _shape(x), axis, keepdims)
+    return (g_kept * xp.exp(shifted - log_total),)
 
 
 LOGSUMEXP = defop("logsumexp", logsumexp_forward, logsumexp_vjp)
@@ -575,7 +586,12 @@ SOFTMAX = defop("softmax", softmax_forward, softmax_vjp)
 
 
 def log_softmax_forward(x, axis):
-    return x - logsumexp_forward(x, axis, True)
+    # (x - m) - log(sum(exp(x - m))), not x - logsumexp(x): logsumexp's result carries the
+    # max's rounding (ulp(1e4) = 1e-3 in float32), which x - it keeps and the O(1) answer
+    # shows; two logits of 1e7 gave a cross entropy of 1.0 instead of log 2.
+    shifted = x - _shift(x, axis)
+    with np.errstate(divide="ignore"):
+        return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
 def log_softmax_vjp(xp, g, out, inputs, needs, axis):
@@ -732,3 +748,175 @@ def norm_vjp(xp, g, out, inputs, needs, p, axis, keepdims):
 
 
 NORM = defop("norm", norm_forward, norm_vjp)
+# Activations: torch.nn.functional's elementwise ones (nn/functional.py and nn/activations.py
+# call them). Forwards stay exact in the tails (log1p, expm1, erfc), and every rule is
+# written with engine ops, so under create_graph each gradient is differentiable again.
+# ------------------------------------------------------------------------------------------
+
+
+def _call(xp, op: Op, inputs: tuple, ctx: tuple = ()):
+    """Apply another op of this table inside a VJP: its forward on the fast path's arrays, a
+    recorded node on the Tensor backend (create_graph=True), so the rule stays differentiable.
+    (The import is deferred: tensor.py imports this module, and only its backend gets here.)"""
+    if xp is NumpyBackend:
+        return op.forward(*inputs, *ctx)
+    from .tensor import _apply, _constant
+
+    return _apply(op, tuple(_constant(x) for x in inputs), ctx)
+
+
+def _float(x: np.ndarray) -> np.ndarray:
+    return x if x.dtype.kind == "f" else x.astype(np.float64)
+
+
+def leaky_relu_forward(x, negative_slope):
+    return np.where(x > 0, x, x * scalar(negative_slope, x.dtype))
+
+
+def leaky_relu_vjp(xp, g, out, inputs, needs, negative_slope):
+    # PyTorch's rule: the slope for x <= 0, so leaky_relu'(0) = negative_slope.
+    x = xp.raw(inputs[0])
+    local = np.where(x > 0, scalar(1, x.dtype), scalar(negative_slope, x.dtype))
+    return (g * local,)
+
+
+LEAKY_RELU = defop("leaky_relu", leaky_relu_forward, leaky_relu_vjp)
+
+
+def elu_forward(x, alpha):
+    # alpha * expm1(x), not alpha * (exp(x) - 1): exact for small |x|. min(x, 0) keeps exp
+    # from overflowing on the positive side, which `where` discards anyway.
+    negative = scalar(alpha, x.dtype) * np.expm1(np.minimum(x, scalar(0, x.dtype)))
+    return np.where(x > 0, x, negative)
+
+
+def elu_vjp(xp, g, out, inputs, needs, alpha):
+    # alpha * exp(x) for x <= 0 (PyTorch's, so elu'(0) = alpha), from x rather than out + alpha,
+    # which loses everything below 1e-16 * alpha in the far tail.
+    x = inputs[0]
+    raw = xp.raw(x)
+    positive = raw > 0
+    zero = scalar(0, raw.dtype)
+    negative = xp.exp(xp.where(positive, zero, x)) * scalar(alpha, raw.dtype)
+    return (g * xp.where(positive, scalar(1, raw.dtype), negative),)
+
+
+ELU = defop("elu", elu_forward, elu_vjp)
+
+
+def silu_forward(x):
+    return x * sigmoid_forward(x)
+
+
+def silu_vjp(xp, g, out, inputs, needs):
+    # d/dx x s(x) = s (1 + x (1 - s)), with s the overflow-free sigmoid.
+    x = inputs[0]
+    s = _call(xp, SIGMOID, (x,))
+    one = one_like(xp, s)
+    return (g * (s * (one + x * (one - s))),)
+
+
+SILU = defop("silu", silu_forward, silu_vjp)
+
+
+def softplus_forward(x, beta, threshold):
+    # log(1 + exp(beta x)) / beta = (max(z, 0) + log1p(exp(-|z|))) / beta with z = beta x:
+    # exp of a non-positive number only, and log1p keeps the tail (log(1 + 1e-20) is 0).
+    # Past `threshold` PyTorch returns x itself; threshold=inf never does.
+    x = _float(x)
+    z = x * scalar(beta, x.dtype)
+    smooth = (np.maximum(z, scalar(0, x.dtype)) + np.log1p(np.exp(-np.abs(z)))) / scalar(
+        beta, x.dtype
+    )
+    return np.where(z > threshold, x, smooth)
+
+
+def softplus_vjp(xp, g, out, inputs, needs, beta, threshold):
+    # sigmoid(beta x) below the threshold, 1 above it (PyTorch's softplus_backward).
+    x = inputs[0]
+    raw = xp.raw(x)
+    linear = raw * beta > threshold
+    s = _call(xp, SIGMOID, (x * scalar(beta, raw.dtype),))
+    return (g * xp.where(linear, scalar(1, raw.dtype), s),)
+
+
+SOFTPLUS = defop("softplus", softplus_forward, softplus_vjp)
+
+
+def hardtanh_forward(x, min_val, max_val):
+    return np.clip(x, scalar(min_val, x.dtype), scalar(max_val, x.dtype))
+
+
+def hardtanh_vjp(xp, g, out, inputs, needs, min_val, max_val):
+    # PyTorch's hardtanh_backward passes the gradient strictly inside (min_val, max_val): at a
+    # boundary it is 0 (clamp, by contrast, passes it there).
+    x = xp.raw(inputs[0])
+    inside = ((x > min_val) & (x < max_val)).astype(x.dtype)
+    return (g * inside,)
+
+
+HARDTANH = defop("hardtanh", hardtanh_forward, hardtanh_vjp)
+
+# numpy has no erfc; math.erfc is the C library's, accurate to an ulp, applied elementwise
+# (about 0.15 us an element, where a ufunc is 0.01 us: GELU's exact form pays that).
+_erfc = np.frompyfunc(math.erfc, 1, 1)
+_SQRT_HALF = math.sqrt(0.5)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+def normal_cdf_forward(x):
+    """Phi(x) = erfc(-x / sqrt 2) / 2, the standard normal CDF: erfc, not 1 + erf, so the
+    far left tail keeps its digits (1 + erf(-7) is 0 in float64, Phi(-10) is 7.6e-24)."""
+    x = _float(x)
+    tail = np.asarray(_erfc(x.astype(np.float64) * -_SQRT_HALF), dtype=np.float64)
+    return (0.5 * tail).astype(x.dtype)
+
+
+def normal_pdf(xp, x):
+    """phi(x) = exp(-x^2 / 2) / sqrt(2 pi), with engine ops (differentiable on Tensors)."""
+    dt = xp.raw(x).dtype
+    return xp.exp(x * x * scalar(-0.5, dt)) * scalar(_INV_SQRT_2PI, dt)
+
+
+def normal_cdf_vjp(xp, g, out, inputs, needs):
+    return (g * normal_pdf(xp, inputs[0]),)
+
+
+NORMAL_CDF = defop("normal_cdf", normal_cdf_forward, normal_cdf_vjp)
+
+
+def gelu_forward(x, approximate):
+    x = _float(x)
+    if approximate == "tanh":
+        return (
+            x
+            * (scalar(1, x.dtype) + np.tanh(_gelu_tanh_arg(NumpyBackend, x)))
+            * scalar(0.5, x.dtype)
+        )
+    return x * normal_cdf_forward(x)
+
+
+_GELU_K = math.sqrt(2.0 / math.pi)
+_GELU_C = 0.044715
+
+
+def _gelu_tanh_arg(xp, x):
+    dt = xp.raw(x).dtype
+    return (x + x * x * x * scalar(_GELU_C, dt)) * scalar(_GELU_K, dt)
+
+
+def gelu_vjp(xp, g, out, inputs, needs, approximate):
+    x = inputs[0]
+    dt = xp.raw(x).dtype
+    if approximate == "tanh":
+        # d/dx x (1 + t) / 2 = (1 + t) / 2 + x (1 - t^2) k (1 + 3 c x^2) / 2, t = tanh(u(x)).
+        t = xp.tanh(_gelu_tanh_arg(xp, x))
+        one = scalar(1, dt)
+        du = (one + x * x * scalar(3 * _GELU_C, dt)) * scalar(_GELU_K, dt)
+        local = ((one + t) + x * (one - t * t) * du) * scalar(0.5, dt)
+        return (g * local,)
+    # d/dx x Phi(x) = Phi(x) + x phi(x)
+    return (g * (_call(xp, NORMAL_CDF, (x,)) + x * normal_pdf(xp, x)),)
+
+
+GELU = defop("gelu", gelu_forward, gelu_vjp)

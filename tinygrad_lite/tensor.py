@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import ops as O
-from .autograd import STATE, _next_id
+from .autograd import _next_id, current_state
 from .autograd import backward as _autograd_backward
 from .errors import DTypeError, ShapeError
 from .ops import NumpyBackend as _NUMPY
@@ -166,7 +166,7 @@ class Tensor(ElementwiseMixin, ReductionMixin, MovementMixin, DTypeDeviceMixin, 
         self._fn = None
         self._ctx = ()
         self._id = _next_id()
-        self._scope = STATE.scope
+        self._scope = current_state().scope
         self._freed = False
         self._hooks = None
         self._seen_grad = None
@@ -187,7 +187,7 @@ class Tensor(ElementwiseMixin, ReductionMixin, MovementMixin, DTypeDeviceMixin, 
         t._fn = None
         t._ctx = ()
         t._id = _next_id()
-        t._scope = STATE.scope
+        t._scope = current_state().scope
         t._freed = False
         t._hooks = None
         t._seen_grad = None

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 
-from .autograd import STATE, _next_id, anomaly_error, creation_site, iter_backward
+from .autograd import _next_id, anomaly_error, creation_site, current_state, iter_backward
 from .errors import DTypeError
 
 __all__ = ["Value", "maximum"]
@@ -87,12 +87,13 @@ class Value:
         self._parents = _children
         self._op = _op
         self._id = _next_id()
-        self._scope = STATE.scope
+        state = current_state()
+        self._scope = state.scope
         self._freed = False
         self._hooks = None
         self._seen_grad = None
         self._walk = None
-        if STATE.anomaly:
+        if state.anomaly:
             self._trace = creation_site()
             if not math.isfinite(self.data) and _children:
                 raise anomaly_error(self, "forward", f"the non-finite value {self.data}")
@@ -342,7 +343,7 @@ def _result(data: float, parents: tuple, op: str) -> Value:
     v.grad = 0.0
     v.label = ""
     v._id = _next_id()
-    state = STATE  # read once: grad mode, scope and anomaly mode
+    state = current_state()  # read once: grad mode, scope and anomaly mode
     v._scope = state.scope
     if state.grad_enabled:
         v.requires_grad = True

@@ -1,6 +1,17 @@
 """Neural-network building blocks with PyTorch's names, shapes and parameter layouts."""
 
 from . import functional, init, micro, utils
+from .activations import (
+    ELU,
+    GELU,
+    CosineSimilarity,
+    Hardtanh,
+    LeakyReLU,
+    LogSigmoid,
+    ReLU6,
+    SiLU,
+    Softplus,
+)
 from .conv import AvgPool2d, Conv1d, Conv2d, MaxPool2d
 from .layers import (
     Dropout,
@@ -14,7 +25,16 @@ from .layers import (
     Softmax,
     Tanh,
 )
-from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
+from .losses import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
 from .module import Module, ModuleList, Parameter, Sequential
 from .norm import BatchNorm1d, LayerNorm
 from .recurrent import GRU, LSTM, RNN, JordanRNN
@@ -28,3 +48,6 @@ __all__ += ["Softmax", "Tanh", "functional", "init"]
 __all__ += ["BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "L1Loss", "MSELoss", "NLLLoss"]
 # Recurrent layers (nn/recurrent.py, nn/rnn_cells.py).
 __all__ += ["GRU", "GRUCell", "JordanRNN", "JordanRNNCell", "LSTM", "LSTMCell", "RNN", "RNNCell"]
+# Activations and losses from nn.functional's second batch (nn/activations.py, losses.py).
+__all__ += ["CosineSimilarity", "ELU", "GELU", "Hardtanh", "LeakyReLU", "LogSigmoid", "ReLU6"]
+__all__ += ["SiLU", "Softplus", "HuberLoss", "SmoothL1Loss"]

@@ -1,5 +1,9 @@
 """Stateless forms of the layers (`torch.nn.functional`'s names): activations, linear, dropout,
-convolutions, pools, normalisation, embedding and the losses.
+convolutions, pools, normalisation, embedding, similarity and the losses.
+
+Names, argument order and defaults are PyTorch's. `inplace=True` is accepted where PyTorch has
+it and computes the same result out of place (the input keeps its values): this engine's
+in-place ops are the Tensor methods (`add_`, `clamp_`, ...).
 
 Everything is composed from engine ops, so every function is differentiable to any order
 (create_graph=True works) and keeps the input's dtype. Convolutions and pools are im2col-style:
@@ -14,16 +18,20 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .. import ops as O
+from ..autograd import no_grad
 from ..errors import DTypeError, ShapeError
-from ..tensor import Tensor, as_tensor, generator, one_hot, where
+from ..tensor import Tensor, _apply, as_tensor, generator, one_hot, where
 from ..tensor import pad as _pad
 from .losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
     cross_entropy,
+    huber_loss,
     l1_loss,
     mse_loss,
     nll_loss,
+    smooth_l1_loss,
 )
 
 __all__ = [
@@ -33,21 +41,32 @@ __all__ = [
     "binary_cross_entropy_with_logits",
     "conv1d",
     "conv2d",
+    "cosine_similarity",
     "cross_entropy",
     "dropout",
+    "elu",
     "embedding",
+    "gelu",
+    "hardtanh",
+    "huber_loss",
     "l1_loss",
     "layer_norm",
+    "leaky_relu",
     "linear",
     "log_softmax",
+    "logsigmoid",
     "max_pool2d",
     "mse_loss",
     "nll_loss",
     "one_hot",
     "pad",
     "relu",
+    "relu6",
     "sigmoid",
+    "silu",
+    "smooth_l1_loss",
     "softmax",
+    "softplus",
     "tanh",
 ]
 
@@ -92,7 +111,7 @@ def _pair(v, name: str) -> tuple[int, int]:
 # -- activations ------------------------------------------------------------------------------
 
 
-def relu(input: Tensor) -> Tensor:
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
     """max(0, x), with gradient 0 at exactly 0 (PyTorch's convention).
 
     >>> from tinygrad_lite import Tensor, nn
@@ -122,24 +141,148 @@ def tanh(input: Tensor) -> Tensor:
     return as_tensor(input).tanh()
 
 
-def softmax(input: Tensor, dim: int = -1) -> Tensor:
-    """exp(x) / sum(exp(x)) along `dim`, shifted by the max so it never overflows.
+def _softmax_input(input, dim, dtype, who: str) -> tuple[Tensor, int]:
+    """The input (cast to `dtype` first when given, as PyTorch) and the axis: dim=None is
+    PyTorch's legacy choice (0 for 0-, 1- and 3-D inputs, else 1), with its warning."""
+    x = as_tensor(input)
+    if dtype is not None:
+        x = x.astype(dtype)
+    return x, (_legacy_softmax_dim(x.ndim, who, stacklevel=4) if dim is None else dim)
+
+
+def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """exp(x) / sum(exp(x)) along `dim`, shifted by the max so it never overflows. Pass `dim`:
+    without it PyTorch's legacy axis is used (with PyTorch's warning), which for a 3-D input
+    is axis 0, not the last.
 
     >>> from tinygrad_lite import Tensor, nn
     >>> nn.functional.softmax(Tensor([1e4, 1e4]), dim=0).tolist()
     [0.5, 0.5]
     """
-    return as_tensor(input).softmax(dim)
+    x, dim = _softmax_input(input, dim, dtype, "softmax")
+    return x.softmax(dim)
 
 
-def log_softmax(input: Tensor, dim: int = -1) -> Tensor:
-    """log(softmax(x)) along `dim`, as x - logsumexp(x) (finite where log(softmax) is not).
+def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """log(softmax(x)) along `dim`, as (x - max) - log(sum(exp(x - max))): finite where
+    log(softmax) is not, and exact for logits far from 0 (see ops.log_softmax_forward).
 
     >>> from tinygrad_lite import Tensor, nn
     >>> nn.functional.log_softmax(Tensor([0.0, 1e4]), dim=0).tolist()
     [-10000.0, 0.0]
     """
-    return as_tensor(input).log_softmax(dim)
+    x, dim = _softmax_input(input, dim, dtype, "log_softmax")
+    return x.log_softmax(dim)
+
+
+def _activation_input(input, who: str) -> Tensor:
+    """A floating Tensor for an activation; PyTorch has no integer kernels for these either."""
+    x = as_tensor(input)
+    if x.dtype.kind != "f":
+        raise DTypeError(
+            f"{who}: expected a floating point input, got {x.dtype}; convert it with "
+            ".float() (or .double())"
+        )
+    return x
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """x * Phi(x), Phi the standard normal CDF (the exact form, computed with erfc so the left
+    tail is exact too), or with approximate="tanh" the tanh approximation
+    0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), as torch.nn.functional.gelu.
+
+    >>> from tinygrad_lite import Tensor, nn
+    >>> [round(v, 4) for v in nn.functional.gelu(Tensor([-1.0, 0.0, 1.0])).tolist()]
+    [-0.1587, 0.0, 0.8413]
+    """
+    if approximate not in ("none", "tanh"):
+        raise RuntimeError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return _apply(O.GELU, (_activation_input(input, "gelu"),), (approximate,))
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """x for x > 0, negative_slope * x otherwise; the gradient at 0 is negative_slope
+    (PyTorch's). `inplace` is accepted and computes out of place.
+
+    >>> from tinygrad_lite import Tensor, nn
+    >>> nn.functional.leaky_relu(Tensor([-2.0, 3.0]), 0.25).tolist()
+    [-0.5, 3.0]
+    """
+    x = _activation_input(input, "leaky_relu")
+    return _apply(O.LEAKY_RELU, (x,), (float(negative_slope),))
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x for x > 0, alpha * (exp(x) - 1) otherwise (computed with expm1, exact near 0).
+
+    >>> from tinygrad_lite import Tensor, nn
+    >>> [round(v, 4) for v in nn.functional.elu(Tensor([-1.0, 2.0])).tolist()]
+    [-0.6321, 2.0]
+    """
+    return _apply(O.ELU, (_activation_input(input, "elu"),), (float(alpha),))
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * sigmoid(x) (also called swish), with the overflow-free sigmoid.
+
+    >>> from tinygrad_lite import Tensor, nn
+    >>> [round(v, 4) for v in nn.functional.silu(Tensor([-1.0, 0.0, 1.0])).tolist()]
+    [-0.2689, 0.0, 0.7311]
+    """
+    return _apply(O.SILU, (_activation_input(input, "silu"),))
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(beta x)) / beta, and x itself where beta * x > threshold (PyTorch's
+    linear cutoff, where the two agree to float precision). Exact in both tails: log1p of
+    exp(-|beta x|), never exp of a large number.
+
+    >>> from tinygrad_lite import Tensor, nn
+    >>> [round(v, 4) for v in nn.functional.softplus(Tensor([-50.0, 0.0, 30.0])).tolist()]
+    [0.0, 0.6931, 30.0]
+    """
+    x = _activation_input(input, "softplus")
+    return _apply(O.SOFTPLUS, (x,), (float(beta), float(threshold)))
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    """log(sigmoid(x)) = -softplus(-x), exact for large |x| (log(sigmoid(-800)) is -800).
+
+    >>> from tinygrad_lite import Tensor, nn
+    >>> nn.functional.logsigmoid(Tensor([-800.0])).tolist()
+    [-800.0]
+    """
+    x = _activation_input(input, "logsigmoid")
+    return -_apply(O.SOFTPLUS, (-x,), (1.0, float("inf")))
+
+
+def hardtanh(
+    input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False
+) -> Tensor:
+    """x clipped to [min_val, max_val]; the gradient is 1 strictly inside and 0 at and beyond
+    the bounds (PyTorch's hardtanh rule; `clamp` passes it at the bounds).
+
+    >>> from tinygrad_lite import Tensor, nn
+    >>> nn.functional.hardtanh(Tensor([-3.0, 0.5, 3.0])).tolist()
+    [-1.0, 0.5, 1.0]
+    """
+    if min_val > max_val:
+        raise ValueError(
+            f"hardtanh: min_val cannot be greater than max_val, got min_val={min_val}, "
+            f"max_val={max_val}"
+        )
+    x = _activation_input(input, "hardtanh")
+    return _apply(O.HARDTANH, (x,), (float(min_val), float(max_val)))
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    """min(max(0, x), 6): hardtanh between 0 and 6, as PyTorch defines it.
+
+    >>> from tinygrad_lite import Tensor, nn
+    >>> nn.functional.relu6(Tensor([-1.0, 3.0, 9.0])).tolist()
+    [0.0, 3.0, 6.0]
+    """
+    return hardtanh(input, 0.0, 6.0)
 
 
 # -- linear, dropout, embedding ---------------------------------------------------------------
@@ -156,7 +299,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return out if bias is None else out + bias
 
 
-def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero each element with probability `p` and scale the rest by 1/(1-p) (inverted
     dropout, so evaluation needs no rescaling); the identity when not training. The mask comes
     from the package generator, so `manual_seed` makes it reproducible.
@@ -166,7 +309,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     [1.0, 1.0, 1.0]
     """
     if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout: p must be in [0, 1], got {p}")
+        raise ValueError(f"dropout: dropout probability has to be between 0 and 1, but got {p}")
     x = as_tensor(input)
     if not training or p == 0.0:
         return x
@@ -176,9 +319,20 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     return x * (keep / (1.0 - p)).astype(x.dtype)
 
 
-def embedding(input, weight: Tensor, padding_idx: int | None = None) -> Tensor:
+def embedding(
+    input,
+    weight: Tensor,
+    padding_idx: int | None = None,
+    max_norm: float | None = None,
+    norm_type: float = 2.0,
+    scale_grad_by_freq: bool = False,
+    sparse: bool = False,
+) -> Tensor:
     """Rows of `weight` picked by the integer indices in `input` (output shape
-    input.shape + (embedding_dim,)). The row at `padding_idx` gets no gradient.
+    input.shape + (embedding_dim,)). The row at `padding_idx` gets no gradient. With
+    `max_norm`, each looked-up row whose `norm_type`-norm exceeds it is first rescaled in
+    `weight` itself to that norm (in place, as PyTorch does). `sparse=True` is accepted and
+    gives the same (dense) gradient; `scale_grad_by_freq` is not supported.
 
     >>> from tinygrad_lite import Tensor, nn
     >>> w = Tensor([[0.0, 0.0], [1.0, 2.0]])
@@ -196,12 +350,68 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None) -> Tensor:
             f"embedding: indices must be in [0, {n}), got values {idx.min()}..{idx.max()}; "
             "num_embeddings must exceed the largest index"
         )
+    if scale_grad_by_freq:
+        raise NotImplementedError(
+            "embedding: scale_grad_by_freq=True is not supported; scale the loss instead"
+        )
+    if padding_idx is not None and not -n <= padding_idx < n:
+        raise ValueError(
+            f"embedding: padding_idx must be within the {n} embeddings (in [-{n}, {n})), got "
+            f"{padding_idx}"
+        )
+    if max_norm is not None:
+        _renorm_rows(weight, idx, float(max_norm), float(norm_type))
     rows = weight[idx]
     if padding_idx is None:
         return rows
     # The padding row still reads its stored value, but through a constant: no gradient.
     keep = (idx != padding_idx % n)[..., None]
     return where(keep, rows, Tensor._wrap(rows.data))
+
+
+def _renorm_rows(weight: Tensor, idx: np.ndarray, max_norm: float, norm_type: float) -> None:
+    """PyTorch's embedding_renorm_: rows used by `idx` with a norm above max_norm are scaled
+    to max_norm / (norm + 1e-7) of themselves, in place and outside the graph."""
+    rows = np.unique(idx)
+    with no_grad():
+        w = weight.data
+        norms = np.linalg.norm(w[rows], ord=norm_type, axis=-1)
+        big = norms > max_norm
+        scale = (max_norm / (norms[big] + 1e-7)).astype(w.dtype)
+        w[rows[big]] *= scale[:, None]
+
+
+def cosine_similarity(x1, x2, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """Cosine of the angle between x1 and x2 along `dim` (they broadcast), each norm floored
+    at `eps`: sum(x1 * x2) / (max(|x1|, eps) * max(|x2|, eps)), as PyTorch computes it.
+
+    >>> from tinygrad_lite import Tensor, nn
+    >>> nn.functional.cosine_similarity(Tensor([[1.0, 0.0]]), Tensor([[1.0, 1.0]])).tolist()
+    [0.7071067690849304]
+    """
+    a = _activation_input(x1, "cosine_similarity")
+    b = _activation_input(x2, "cosine_similarity")
+    try:
+        shape = np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise ShapeError(
+            f"cosine_similarity: shapes {a.shape} and {b.shape} do not broadcast; they must "
+            "match (or be 1) in every axis"
+        ) from None
+    ndim = len(shape)
+    if not -max(ndim, 1) <= dim < max(ndim, 1):
+        raise ShapeError(
+            f"cosine_similarity: dim {dim} is out of range for inputs of {ndim} dimensions"
+        )
+    # Broadcast first (as PyTorch does), so `dim` names an axis of the common shape.
+    a = a if a.shape == shape else a.expand(shape)
+    b = b if b.shape == shape else b.expand(shape)
+    # max(|x|, eps) as sqrt(max(|x|^2, eps^2)): the floor then blocks the gradient of a zero
+    # vector before sqrt would turn it into 0/0.
+    floor = eps * eps
+    norm_a = (a * a).sum(dim, keepdims=True).clip(min=floor).sqrt()
+    norm_b = (b * b).sum(dim, keepdims=True).clip(min=floor).sqrt()
+    return ((a / norm_a) * (b / norm_b)).sum(dim)
 
 
 # -- convolutions and pools -------------------------------------------------------------------
@@ -489,11 +699,11 @@ def pad(input, pad: Sequence[int], mode: str = "constant", value: float | None =
     return _pad(as_tensor(input), tuple(pad), 0.0 if value is None else value)
 
 
-def _legacy_softmax_dim(ndim: int, who: str) -> int:
+def _legacy_softmax_dim(ndim: int, who: str, stacklevel: int = 3) -> int:
     """PyTorch's implicit softmax axis for dim=None (with its deprecation warning)."""
     warnings.warn(
         f"{who}: implicit dimension choice is deprecated; pass dim explicitly",
         UserWarning,
-        stacklevel=3,
+        stacklevel=stacklevel,
     )
     return 0 if ndim in (0, 1, 3) else 1

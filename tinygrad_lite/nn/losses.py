@@ -2,31 +2,42 @@
 
 Each loss is composed from engine ops, so it is differentiable to any order. The ones that see
 logits never exponentiate a large positive number: cross entropy goes through log_softmax (a
-logsumexp shifted by the max) and the logits form of binary cross entropy through a softplus
-written with exp(-|x|), so logits of 1e4 give exact, finite losses and gradients.
+logsumexp shifted by the max) and the logits form of binary cross entropy through softplus
+(log1p of exp(-|x|)), so logits of 1e4 give exact, finite losses and gradients.
+
+Signatures are PyTorch's, positional order included: the deprecated `size_average` and
+`reduce` keep their places and, when given, decide the reduction as in PyTorch (with its
+deprecation warning).
 """
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
+from .. import ops as O
 from ..errors import DTypeError, ShapeError
-from ..tensor import Tensor, as_tensor, maximum, where
+from ..tensor import Tensor, _apply, as_tensor, where
 from .module import Module
 
 __all__ = [
     "BCELoss",
     "BCEWithLogitsLoss",
     "CrossEntropyLoss",
+    "HuberLoss",
     "L1Loss",
     "MSELoss",
     "NLLLoss",
+    "SmoothL1Loss",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "cross_entropy",
+    "huber_loss",
     "l1_loss",
     "mse_loss",
     "nll_loss",
+    "smooth_l1_loss",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -35,6 +46,46 @@ _REDUCTIONS = ("mean", "sum", "none")
 def _check_reduction(reduction: str, who: str) -> None:
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{who}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def legacy_reduction(size_average, reduce, reduction: str, who: str) -> str:
+    """PyTorch's rule for the deprecated `size_average` / `reduce` arguments: when either is
+    given it overrides `reduction` (both default to True), with PyTorch's warning."""
+    if size_average is None and reduce is None:
+        return reduction
+    for name, value in (("size_average", size_average), ("reduce", reduce)):
+        if not isinstance(value, (bool, type(None))):
+            raise TypeError(
+                f"{who}: {name} must be None or a bool, got {value!r}; its place in the "
+                f"arguments is PyTorch's, so pass reduction= (and ignore_index=, "
+                "label_smoothing=) by keyword"
+            )
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    legacy = ("mean" if size_average else "sum") if reduce else "none"
+    warnings.warn(
+        f"{who}: size_average and reduce args will be deprecated, please use "
+        f"reduction='{legacy}' instead.",
+        UserWarning,
+        stacklevel=3,
+    )
+    return legacy
+
+
+def _weighted(loss: Tensor, weight, reduction: str, who: str, mean_over_weights: bool):
+    """`loss * weight` reduced as PyTorch's weighted regression losses do: 'mean' divides
+    by the summed weights for mse_loss and l1_loss and by the element count for huber_loss."""
+    w = as_tensor(weight)
+    if w.shape != loss.shape:
+        raise ShapeError(
+            f"{who}: weight shape {w.shape} and input shape {loss.shape} differ; weights and "
+            "input must have the same size"
+        )
+    w = w if w.dtype == loss.dtype else w.astype(loss.dtype)
+    weighted = loss * w
+    if reduction == "mean" and mean_over_weights:
+        return weighted.sum() / w.sum()
+    return _reduce(weighted, reduction)
 
 
 def _reduce(loss: Tensor, reduction: str) -> Tensor:
@@ -74,27 +125,86 @@ def _input_and_target(input, target, reduction: str, who: str) -> tuple[Tensor, 
     return x, y
 
 
-def mse_loss(input, target, reduction: str = "mean") -> Tensor:
-    """Mean (or sum, or elementwise) squared error.
+def mse_loss(
+    input, target, size_average=None, reduce=None, reduction: str = "mean", weight=None
+) -> Tensor:
+    """Mean (or sum, or elementwise) squared error; with `weight`, each squared error is
+    weighted and 'mean' divides by the summed weights (PyTorch's rule).
 
     >>> from tinygrad_lite import Tensor, nn
     >>> nn.functional.mse_loss(Tensor([1.0, 2.0]), Tensor([1.0, 4.0])).item()
     2.0
     """
+    reduction = legacy_reduction(size_average, reduce, reduction, "mse_loss")
     x, y = _input_and_target(input, target, reduction, "mse_loss")
     diff = x - y
+    if weight is not None:
+        return _weighted(diff * diff, weight, reduction, "mse_loss", True)
     return _reduce(diff * diff, reduction)
 
 
-def l1_loss(input, target, reduction: str = "mean") -> Tensor:
+def l1_loss(
+    input, target, size_average=None, reduce=None, reduction: str = "mean", weight=None
+) -> Tensor:
     """Mean (or sum, or elementwise) absolute error; the gradient at a zero error is 0.
 
     >>> from tinygrad_lite import Tensor, nn
     >>> nn.functional.l1_loss(Tensor([1.0, 2.0]), Tensor([1.0, 4.0])).item()
     1.0
     """
+    reduction = legacy_reduction(size_average, reduce, reduction, "l1_loss")
     x, y = _input_and_target(input, target, reduction, "l1_loss")
+    if weight is not None:
+        return _weighted((x - y).abs(), weight, reduction, "l1_loss", True)
     return _reduce((x - y).abs(), reduction)
+
+
+def _huber_terms(x: Tensor, y: Tensor, delta: float) -> Tensor:
+    """0.5 d^2 where |d| < delta, delta (|d| - delta / 2) elsewhere (d = x - y). Both sides
+    are computed everywhere and `where` picks one, so each gets exactly its own gradient."""
+    diff = x - y
+    size = diff.abs()
+    small = size.data < delta
+    return where(small, diff * diff * 0.5, (size - 0.5 * delta) * delta)
+
+
+def smooth_l1_loss(
+    input, target, size_average=None, reduce=None, reduction: str = "mean", beta: float = 1.0
+) -> Tensor:
+    """Squared error below `beta` (scaled by 1/beta), absolute error above it: the Huber loss
+    divided by beta, as torch.nn.functional.smooth_l1_loss; beta=0 is the L1 loss.
+
+    >>> from tinygrad_lite import Tensor, nn
+    >>> nn.functional.smooth_l1_loss(Tensor([0.0, 0.0]), Tensor([0.5, 3.0])).item()
+    1.3125
+    """
+    reduction = legacy_reduction(size_average, reduce, reduction, "smooth_l1_loss")
+    if beta < 0:
+        raise RuntimeError(
+            f"smooth_l1_loss: beta must be >= 0 (PyTorch does not support negative values "
+            f"for beta), got {beta}"
+        )
+    x, y = _input_and_target(input, target, reduction, "smooth_l1_loss")
+    if beta == 0:
+        return _reduce((x - y).abs(), reduction)
+    return _reduce(_huber_terms(x, y, beta) * (1.0 / beta), reduction)
+
+
+def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0, weight=None) -> Tensor:
+    """Squared error below `delta`, delta times the absolute error (less delta/2) above it, as
+    torch.nn.functional.huber_loss; with `weight`, 'mean' is the mean of the weighted terms.
+
+    >>> from tinygrad_lite import Tensor, nn
+    >>> nn.functional.huber_loss(Tensor([0.0, 0.0]), Tensor([0.5, 3.0]), delta=2.0).item()
+    2.0625
+    """
+    if delta <= 0:
+        raise RuntimeError(f"huber_loss: delta must be positive, got {delta}")
+    x, y = _input_and_target(input, target, reduction, "huber_loss")
+    terms = _huber_terms(x, y, delta)
+    if weight is not None:
+        return _weighted(terms, weight, reduction, "huber_loss", False)
+    return _reduce(terms, reduction)
 
 
 def _clamped_log(p: Tensor) -> Tensor:
@@ -105,7 +215,9 @@ def _clamped_log(p: Tensor) -> Tensor:
     return where(raw > 0, safe.log(), Tensor._wrap(np.full((), -100.0, raw.dtype))).clip(min=-100)
 
 
-def binary_cross_entropy(input, target, weight=None, reduction: str = "mean") -> Tensor:
+def binary_cross_entropy(
+    input, target, weight=None, size_average=None, reduce=None, reduction: str = "mean"
+) -> Tensor:
     """-(y log p + (1 - y) log(1 - p)) for probabilities p in [0, 1]; each log is floored at
     -100 as in PyTorch (where the floor is active the gradient is 0; PyTorch's is ~1e12).
 
@@ -113,6 +225,7 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean") ->
     >>> round(nn.functional.binary_cross_entropy(Tensor([0.5]), Tensor([1.0])).item(), 4)
     0.6931
     """
+    reduction = legacy_reduction(size_average, reduce, reduction, "binary_cross_entropy")
     p, y = _input_and_target(input, target, reduction, "binary_cross_entropy")
     if p.numel() and (p.data.min() < 0 or p.data.max() > 1):
         raise ValueError(
@@ -125,24 +238,39 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean") ->
     return _reduce(loss, reduction)
 
 
+def _softplus(x: Tensor) -> Tensor:
+    """log(1 + exp(x)) with no linear cutoff (threshold=inf): exact to the last digit both
+    where it is x and where it is a tiny exp(x)."""
+    return _apply(O.SOFTPLUS, (x,), (1.0, float("inf")))
+
+
 def binary_cross_entropy_with_logits(
-    input, target, weight=None, reduction: str = "mean", pos_weight=None
+    input,
+    target,
+    weight=None,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+    pos_weight=None,
 ) -> Tensor:
-    """Binary cross entropy of sigmoid(x), computed from the logits x without overflow:
-    (1 - y) x + (1 + (pos_weight - 1) y) softplus(-x).
+    """Binary cross entropy of sigmoid(x), computed from the logits x without overflow as
+    (1 - y) softplus(x) + pos_weight y softplus(-x).
+
+    That form (not the usual (1 - y) x + softplus(-x), which is the same number) never
+    subtracts two large terms: at x = 40 with y = 1, or x = -40 with y = 0, the loss is
+    4.25e-18, which the other form (and PyTorch, on one side) rounds to 0.
 
     >>> from tinygrad_lite import Tensor, nn
     >>> nn.functional.binary_cross_entropy_with_logits(Tensor([1e4]), Tensor([0.0])).item()
     10000.0
     """
-    x, y = _input_and_target(input, target, reduction, "binary_cross_entropy_with_logits")
-    # softplus(-x) = max(-x, 0) + log(1 + exp(-|x|)): exp of a non-positive number only. At
-    # x == 0 maximum() splits the gradient evenly, which gives the exact derivative -1/2.
-    softplus_neg = maximum(-x, 0.0) + (1 + (-x.abs()).exp()).log()
-    if pos_weight is None:
-        loss = (1 - y) * x + softplus_neg
-    else:
-        loss = (1 - y) * x + (1 + (_float_target(pos_weight, x) - 1) * y) * softplus_neg
+    who = "binary_cross_entropy_with_logits"
+    reduction = legacy_reduction(size_average, reduce, reduction, who)
+    x, y = _input_and_target(input, target, reduction, who)
+    positive = y * _softplus(-x)
+    if pos_weight is not None:
+        positive = positive * _float_target(pos_weight, x)
+    loss = (1 - y) * _softplus(x) + positive
     if weight is not None:
         loss = loss * _float_target(weight, x)
     return _reduce(loss, reduction)
@@ -206,7 +334,13 @@ def _nll(logp: Tensor, t: np.ndarray, weight, ignore_index: int, reduction: str)
 
 
 def nll_loss(
-    input, target, weight=None, ignore_index: int = -100, reduction: str = "mean"
+    input,
+    target,
+    weight=None,
+    size_average=None,
+    ignore_index: int = -100,
+    reduce=None,
+    reduction: str = "mean",
 ) -> Tensor:
     """Negative log likelihood of class indices given log-probabilities (N, C, ...) or (C,).
     'mean' divides by the summed weights of the targets that are not ignored (PyTorch's rule).
@@ -216,6 +350,7 @@ def nll_loss(
     >>> nn.functional.nll_loss(logp, Tensor([0, 1])).item()
     0.375
     """
+    reduction = legacy_reduction(size_average, reduce, reduction, "nll_loss")
     _check_reduction(reduction, "nll_loss")
     x = _float_input(input, "nll_loss")
     t = _class_targets(x, target, ignore_index, "nll_loss")
@@ -226,7 +361,9 @@ def cross_entropy(
     input,
     target,
     weight=None,
+    size_average=None,
     ignore_index: int = -100,
+    reduce=None,
     reduction: str = "mean",
     label_smoothing: float = 0.0,
 ) -> Tensor:
@@ -239,6 +376,7 @@ def cross_entropy(
     10000.0
     """
     who = "cross_entropy"
+    reduction = legacy_reduction(size_average, reduce, reduction, who)
     _check_reduction(reduction, who)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{who}: label_smoothing must be in [0, 1], got {label_smoothing}")
@@ -287,9 +425,13 @@ def cross_entropy(
 
 
 class _Loss(Module):
-    def __init__(self, reduction: str = "mean") -> None:
+    """PyTorch's `_Loss`: (size_average, reduce, reduction), the first two deprecated."""
+
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean") -> None:
         super().__init__()
-        _check_reduction(reduction, type(self).__name__)
+        who = type(self).__name__
+        reduction = legacy_reduction(size_average, reduce, reduction, who)
+        _check_reduction(reduction, who)
         self.reduction = reduction
 
     def _buffer(self, name: str, value) -> None:
@@ -312,7 +454,7 @@ class MSELoss(_Loss):
     """
 
     def forward(self, input, target) -> Tensor:
-        return mse_loss(input, target, self.reduction)
+        return mse_loss(input, target, reduction=self.reduction)
 
 
 class L1Loss(_Loss):
@@ -324,7 +466,7 @@ class L1Loss(_Loss):
     """
 
     def forward(self, input, target) -> Tensor:
-        return l1_loss(input, target, self.reduction)
+        return l1_loss(input, target, reduction=self.reduction)
 
 
 class BCELoss(_Loss):
@@ -335,12 +477,12 @@ class BCELoss(_Loss):
     0.6931
     """
 
-    def __init__(self, weight=None, reduction: str = "mean") -> None:
-        super().__init__(reduction)
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction: str = "mean"):
+        super().__init__(size_average, reduce, reduction)
         self._buffer("weight", weight)
 
     def forward(self, input, target) -> Tensor:
-        return binary_cross_entropy(input, target, self.weight, self.reduction)
+        return binary_cross_entropy(input, target, self.weight, reduction=self.reduction)
 
 
 class BCEWithLogitsLoss(_Loss):
@@ -351,14 +493,16 @@ class BCEWithLogitsLoss(_Loss):
     True
     """
 
-    def __init__(self, weight=None, reduction: str = "mean", pos_weight=None) -> None:
-        super().__init__(reduction)
+    def __init__(
+        self, weight=None, size_average=None, reduce=None, reduction: str = "mean", pos_weight=None
+    ) -> None:
+        super().__init__(size_average, reduce, reduction)
         self._buffer("weight", weight)
         self._buffer("pos_weight", pos_weight)
 
     def forward(self, input, target) -> Tensor:
         return binary_cross_entropy_with_logits(
-            input, target, self.weight, self.reduction, self.pos_weight
+            input, target, self.weight, reduction=self.reduction, pos_weight=self.pos_weight
         )
 
 
@@ -374,18 +518,25 @@ class CrossEntropyLoss(_Loss):
     def __init__(
         self,
         weight=None,
+        size_average=None,
         ignore_index: int = -100,
+        reduce=None,
         reduction: str = "mean",
         label_smoothing: float = 0.0,
     ) -> None:
-        super().__init__(reduction)
+        super().__init__(size_average, reduce, reduction)
         self._buffer("weight", weight)
         self.ignore_index = ignore_index
         self.label_smoothing = label_smoothing
 
     def forward(self, input, target) -> Tensor:
         return cross_entropy(
-            input, target, self.weight, self.ignore_index, self.reduction, self.label_smoothing
+            input,
+            target,
+            self.weight,
+            ignore_index=self.ignore_index,
+            reduction=self.reduction,
+            label_smoothing=self.label_smoothing,
         )
 
 
@@ -397,10 +548,53 @@ class NLLLoss(_Loss):
     2.0
     """
 
-    def __init__(self, weight=None, ignore_index: int = -100, reduction: str = "mean") -> None:
-        super().__init__(reduction)
+    def __init__(
+        self,
+        weight=None,
+        size_average=None,
+        ignore_index: int = -100,
+        reduce=None,
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__(size_average, reduce, reduction)
         self._buffer("weight", weight)
         self.ignore_index = ignore_index
 
     def forward(self, input, target) -> Tensor:
-        return nll_loss(input, target, self.weight, self.ignore_index, self.reduction)
+        return nll_loss(
+            input, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction
+        )
+
+
+class SmoothL1Loss(_Loss):
+    """Module form of `smooth_l1_loss`.
+
+    >>> from tinygrad_lite import Tensor, nn
+    >>> nn.SmoothL1Loss(beta=0.5)(Tensor([0.0]), Tensor([2.0])).item()
+    1.75
+    """
+
+    def __init__(
+        self, size_average=None, reduce=None, reduction: str = "mean", beta: float = 1.0
+    ) -> None:
+        super().__init__(size_average, reduce, reduction)
+        self.beta = beta
+
+    def forward(self, input, target) -> Tensor:
+        return smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+
+
+class HuberLoss(_Loss):
+    """Module form of `huber_loss`.
+
+    >>> from tinygrad_lite import Tensor, nn
+    >>> nn.HuberLoss(delta=0.5)(Tensor([0.0]), Tensor([2.0])).item()
+    0.875
+    """
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
+        super().__init__(reduction=reduction)
+        self.delta = delta
+
+    def forward(self, input, target) -> Tensor:
+        return huber_loss(input, target, reduction=self.reduction, delta=self.delta)

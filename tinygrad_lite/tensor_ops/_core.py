@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops as O
-from ..autograd import STATE, _next_id, anomaly_error, creation_site
+from ..autograd import _next_id, anomaly_error, creation_site, current_state
 from ..errors import DTypeError, ShapeError
 from ..ops import MATMUL
 
@@ -93,18 +93,19 @@ def _apply(fn: O.Op, parents: tuple, ctx: tuple = ()) -> Any:
         raise _shape_error(fn, [p.data for p in parents], ctx, err) from None
     if data.__class__ is not _ndarray:
         data = np.asarray(data)
+    state = current_state()  # this thread's switches (autograd.ThreadState)
     t = _new_object(Tensor)
     t.data = data
     t._grad = None
     t._id = _next_id()
-    t._scope = STATE.scope
+    t._scope = state.scope
     t._freed = False
     t._hooks = None
     t._seen_grad = None
     t._walk = None
     t.name = None
     t._retains = False
-    if tracked and STATE.grad_enabled:
+    if tracked and state.grad_enabled:
         t.requires_grad = True
         t._parents = parents
         t._fn = fn
@@ -114,7 +115,7 @@ def _apply(fn: O.Op, parents: tuple, ctx: tuple = ()) -> Any:
         t._parents = ()
         t._fn = None
         t._ctx = ()
-    if STATE.anomaly:
+    if state.anomaly:
         t._trace = creation_site()
         if data.dtype.kind == "f" and not np.all(np.isfinite(data)):
             raise anomaly_error(_AnomalyView(fn.name, t), "forward", "NaN or Inf values")
