@@ -128,6 +128,30 @@ def test_in_place_op_cannot_change_the_shape():
         x.add_(tl.ones(2, 3))
 
 
+@pytest.mark.parametrize("requires_grad", [False, True])
+def test_operand_that_does_not_broadcast_is_a_runtime_error(requires_grad):
+    x = t64([1.0, 2.0], requires_grad=requires_grad) * 1
+    with pytest.raises(RuntimeError, match="do not broadcast"):
+        x.add_(tl.ones(3))
+
+
+def test_changing_a_view_of_a_result_in_place_while_recording_is_refused():
+    """PyTorch rewrites the base's history; ours cannot, and the base would silently keep the
+    gradient of its old values (x.grad would be [2, 2] instead of [6, 2])."""
+    x = t64([1.0, 2.0], requires_grad=True)
+    h = x * 2
+    with pytest.raises(RuntimeError, match="view"):
+        h[0:1].mul_(3)
+
+
+def test_changing_a_view_under_no_grad_changes_the_base():
+    x = t64([1.0, 2.0], requires_grad=True)
+    h = x * 2
+    with no_grad():
+        h[0:1].mul_(3)
+    assert h.tolist() == [6.0, 4.0]
+
+
 def test_in_place_op_on_an_expanded_tensor_says_to_clone():
     x = tl.zeros(3).expand(2, 3)
     with pytest.raises(RuntimeError, match="clone"):

@@ -139,6 +139,29 @@ def _check_leaf(t, op: str) -> None:
         )
 
 
+def _check_not_a_view(t, op: str) -> None:
+    """PyTorch rewrites the history of a view's base when the view is changed in place; our
+    graph of tensors cannot, so the base would silently keep a history of its old values."""
+    for p in t._parents:
+        if np.may_share_memory(t.data, p.data):
+            raise InplaceError(
+                f"{op}: this tensor is a view of the output of op '{p._op or 'leaf'}' (made by "
+                f"'{t._op}'), and changing a view in place while gradients are recorded is not "
+                "supported (the viewed tensor's history would not see the change). Use the "
+                "out-of-place op, or clone() the view first"
+            )
+
+
+def _broadcast_shape(t, other, op: str):
+    try:
+        return np.broadcast_shapes(t.data.shape, other.shape)
+    except ValueError:
+        raise InplaceError(
+            f"{op}: the shapes {list(t.data.shape)} and {list(other.shape)} do not broadcast; "
+            "the operand must broadcast to the tensor's shape"
+        ) from None
+
+
 def _inplace(t, op: str, fn: Op, others: tuple, ctx: tuple = ()):
     """Apply `fn(t, *others, *ctx)` and store the result in `t`'s own memory (see the module
     docstring for the rules). Returns `t`, as PyTorch's in-place ops do."""
@@ -147,6 +170,7 @@ def _inplace(t, op: str, fn: Op, others: tuple, ctx: tuple = ()):
         _check_leaf(t, op)
     _check_writable(t, op)
     if record:
+        _check_not_a_view(t, op)
         return _rebase(t, op, fn, others, ctx)
     data = t.data
     ufunc = _UFUNCS.get(fn)
@@ -155,7 +179,7 @@ def _inplace(t, op: str, fn: Op, others: tuple, ctx: tuple = ()):
         _check_result(
             t,
             op,
-            np.broadcast_shapes(data.shape, other.shape),
+            _broadcast_shape(t, other, op),
             np.result_type(data, other)
             if ufunc is not np.true_divide
             else np.result_type(data, other, 1.0),
@@ -179,6 +203,9 @@ def _rebase(t, op: str, fn: Op, others: tuple, ctx: tuple):
     op's first input. Consumers recorded before cannot follow (their gradient would reach the
     new value): backward names them (versioning.check_saved)."""
     core = _tensor_module()
+    if fn is not COPY_:
+        for o in others:
+            _broadcast_shape(t, o.data, op)
     cls = type(t)
     old = object.__new__(cls)
     for name in _slots_of(cls):
