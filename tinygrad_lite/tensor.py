@@ -17,7 +17,7 @@ from .autograd import STATE, _next_id
 from .autograd import backward as _autograd_backward
 from .errors import DTypeError, ShapeError
 from .ops import NumpyBackend as _NUMPY
-from .tensor_ops import _core, creation, dtype_device, elementwise, movement, reductions
+from .tensor_ops import _core, creation, dtype_device, elementwise, inplace, movement, reductions
 from .tensor_ops._core import (  # noqa: F401 - re-exported: tests and nn import them from here
     _AnomalyView,
     _apply,
@@ -48,6 +48,7 @@ from .tensor_ops.creation import (  # noqa: F401 - the package's names, as befor
 )
 from .tensor_ops.dtype_device import DTypeDeviceMixin, float32, float64, int64  # noqa: F401
 from .tensor_ops.elementwise import ElementwiseMixin, _matmul, maximum, minimum, where  # noqa: F401
+from .tensor_ops.inplace import InplaceMixin
 from .tensor_ops.movement import (  # noqa: F401
     MovementMixin,
     _describe_index,
@@ -59,6 +60,8 @@ from .tensor_ops.movement import (  # noqa: F401
     stack,
 )
 from .tensor_ops.reductions import ReductionMixin
+from .versioning import WRITES as _WRITES
+from .versioning import check_saved as _check_saved
 
 __all__ = [
     "Tensor",
@@ -91,7 +94,7 @@ _ndarray = np.ndarray
 _NEEDS_ONE = (True,)
 
 
-class Tensor(ElementwiseMixin, ReductionMixin, MovementMixin, DTypeDeviceMixin):
+class Tensor(ElementwiseMixin, ReductionMixin, MovementMixin, DTypeDeviceMixin, InplaceMixin):
     """An n-dimensional array that records the ops applied to it.
 
     >>> from tinygrad_lite import Tensor
@@ -119,8 +122,6 @@ class Tensor(ElementwiseMixin, ReductionMixin, MovementMixin, DTypeDeviceMixin):
         "_walk",
         "_retains",
     )
-    # Let numpy defer to Tensor's reflected operators (ndarray * Tensor -> Tensor.__rmul__).
-    __array_ufunc__ = None
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
         if isinstance(data, Tensor):
@@ -399,6 +400,8 @@ class Tensor(ElementwiseMixin, ReductionMixin, MovementMixin, DTypeDeviceMixin):
         return g if isinstance(g, Tensor) else Tensor._wrap(np.asarray(g, self.data.dtype))
 
     def _vjp(self, g, create_graph: bool):
+        if self._id < _WRITES[0]:  # a value was changed in place since this node was made
+            _check_saved(self)
         if create_graph:
             parents = self._parents
             needs = tuple(p.requires_grad for p in parents)
@@ -495,4 +498,4 @@ class TensorBackend:
         return Tensor._wrap(np.zeros(x.shape, dtype=x.dtype))
 
 
-_core.bind(Tensor, (creation, dtype_device, elementwise, movement, reductions))
+_core.bind(Tensor, (creation, dtype_device, elementwise, inplace, movement, reductions))

@@ -24,27 +24,20 @@ Tensor on the right (`p.data -= lr * p.grad`). PyTorch's rules:
 
 from __future__ import annotations
 
-import sys
+from typing import Any
 
 import numpy as np
 
-from . import ops as O
-from .autograd import STATE, _next_id
-from .ops import Op, unbroadcast
-from .versioning import InplaceError, mark_modified, version_of
+from .. import ops as O
+from ..autograd import STATE, _next_id
+from ..ops import Op, unbroadcast
+from ..versioning import InplaceError, mark_modified, version_of
+from . import creation
+from ._core import _apply, _constant
 
 __all__ = ["InplaceMixin"]
 
-_core = None
-
-
-def _tensor_module():
-    """tensor.py, imported on first use (it imports this module to build the class)."""
-    global _core
-    if _core is None:
-        # sys.modules, not `from . import tensor`: the package exports a function `tensor`.
-        _core = sys.modules[__package__ + ".tensor"]
-    return _core
+Tensor: Any = None  # the final class, bound by tinygrad_lite.tensor (see _core.bind)
 
 
 # -- ops recorded by an in-place op on a non-leaf ------------------------------------------
@@ -202,7 +195,6 @@ def _rebase(t, op: str, fn: Op, others: tuple, ctx: tuple):
     its history becomes the op's; its old value and history move to a hidden node, which is the
     op's first input. Consumers recorded before cannot follow (their gradient would reach the
     new value): backward names them (versioning.check_saved)."""
-    core = _tensor_module()
     if fn is not COPY_:
         for o in others:
             _broadcast_shape(t, o.data, op)
@@ -218,7 +210,7 @@ def _rebase(t, op: str, fn: Op, others: tuple, ctx: tuple):
     old._walk = None
     old._retains = False
     t._hooks = None  # hooks registered before stay with the old value, as in PyTorch
-    new = core._apply(fn, (old, *others), ctx)
+    new = _apply(fn, (old, *others), ctx)
     _check_result(t, op, new.data.shape, new.data.dtype)
     mark_modified(t.data, op)
     np.copyto(t.data, new.data, casting="same_kind")
@@ -242,7 +234,7 @@ class InplaceMixin:
     __slots__ = ()
 
     def _operand(self, other):
-        return _tensor_module()._constant(other, self)
+        return _constant(other, self)
 
     def add_(self, other, *, alpha=1):
         """self += alpha * other, in place (see the module docstring for the rules).
@@ -309,8 +301,7 @@ class InplaceMixin:
 
     def fill_(self, value):
         """Set every element to `value` (a number or a one-element tensor), in place."""
-        core = _tensor_module()
-        if isinstance(value, core.Tensor):
+        if isinstance(value, Tensor):
             if value.data.size != 1:
                 raise InplaceError(
                     f"fill_: only supports a 0-dimensional value tensor, but got one of shape "
@@ -323,19 +314,18 @@ class InplaceMixin:
         """Fill with samples from U[from, to) (PyTorch's `uniform_(from=0, to=1)`), drawn from
         the package generator (see `manual_seed`)."""
         lo, hi = _two(args, kwargs, ("from", "to"), (0.0, 1.0), "uniform_")
-        values = _tensor_module().generator().uniform(lo, hi, self.data.shape)
+        values = creation.generator().uniform(lo, hi, self.data.shape)
         return self._fill_with("uniform_", UNIFORM_, values)
 
     def normal_(self, mean=0.0, std=1.0):
         """Fill with samples from N(mean, std^2), from the package generator."""
-        values = _tensor_module().generator().normal(mean, std, self.data.shape)
+        values = creation.generator().normal(mean, std, self.data.shape)
         return self._fill_with("normal_", NORMAL_, values)
 
     def copy_(self, src):
         """Copy `src`'s values (broadcast to this shape, cast to this dtype) into this tensor;
         the gradient flows to `src`, as PyTorch's."""
-        core = _tensor_module()
-        src = src if isinstance(src, core.Tensor) else core.Tensor(np.asarray(src))
+        src = src if isinstance(src, Tensor) else Tensor(np.asarray(src))
         try:
             np.broadcast_shapes(src.data.shape, self.data.shape)
             fits = np.broadcast_shapes(src.data.shape, self.data.shape) == self.data.shape
@@ -368,7 +358,7 @@ class InplaceMixin:
         `GradFn` with `name()` and `next_functions` (see grad_fn.py)."""
         if not self._parents:
             return None
-        from .grad_fn import GradFn
+        from ..grad_fn import GradFn
 
         return GradFn(self)
 
@@ -381,11 +371,10 @@ class InplaceMixin:
         """numpy meeting a Tensor. An in-place numpy op whose output is an array (`p.data -=
         lr * p.grad`) runs on the Tensor's values and bumps the array's version; `array * t`
         and the like defer to the Tensor's operators, as before; any other ufunc is refused."""
-        tensor_cls = _tensor_module().Tensor
         if method == "__call__" and out is not None:
             outs = out if isinstance(out, tuple) else (out,)
             if all(o.__class__ is np.ndarray for o in outs):
-                args = [x.data if isinstance(x, tensor_cls) else x for x in inputs]
+                args = [x.data if isinstance(x, Tensor) else x for x in inputs]
                 result = ufunc(*args, out=outs, **kwargs)
                 for o in outs:
                     mark_modified(o, f"an in-place numpy {ufunc.__name__} (e.g. x.data -= ...)")
@@ -397,7 +386,7 @@ class InplaceMixin:
         if len(inputs) == 1:
             return getattr(inputs[0], names[0])()
         a, b = inputs
-        if isinstance(a, tensor_cls):
+        if isinstance(a, Tensor):
             return getattr(a, names[0])(b)
         return getattr(b, names[1])(a)
 
