@@ -57,7 +57,7 @@ def assert_fused_equals_unfused(fused_fn, unfused_fn, case: dict) -> None:
     fused = fused_fn(*fused_leaves)
     unfused = unfused_fn(*unfused_leaves)
     np.testing.assert_allclose(fused.data, unfused.data, rtol=1e-12, atol=1e-12)
-    weights = np.arange(fused.size, dtype=np.float64).reshape(fused.shape) - 1.5
+    weights = np.arange(fused.numel(), dtype=np.float64).reshape(fused.shape) - 1.5
     (fused * Tensor(weights)).sum().backward()
     (unfused * Tensor(weights)).sum().backward()
     for a, b in zip(fused_leaves, unfused_leaves):

@@ -110,7 +110,7 @@ def test_lstm_step_gradients_are_the_same_with_create_graph(case, data):
         b = ops[-1] if bias else None
         # the fast path reads w (when drawn), the recorded one w_t: they must agree too
         h2, c2 = lstm_step(ops[:parts], ops[parts], c, w_t, b, twin_of(case, w_t))
-        weights = np.arange(2 * h2.size, dtype=np.float64).reshape(2, *h2.shape) - 2.5
+        weights = np.arange(2 * h2.numel(), dtype=np.float64).reshape(2, *h2.shape) - 2.5
         (h2 * Tensor(weights[0]) + c2 * Tensor(weights[1])).sum().backward(
             create_graph=create_graph
         )

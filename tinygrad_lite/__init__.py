@@ -47,6 +47,21 @@ from .tensor import (
     zeros,
     zeros_like,
 )
+from .tensor_ops.dtype_device import (  # dtype names as torch's (tensor_ops/dtype_device.py)
+    bool_ as bool,
+)
+from .tensor_ops.dtype_device import (
+    device,
+    float16,
+    get_default_dtype,
+    half,
+    int32,
+    set_default_dtype,
+)
+from .tensor_ops.dtype_device import float32 as float
+from .tensor_ops.dtype_device import float64 as double
+from .tensor_ops.dtype_device import int32 as int
+from .tensor_ops.dtype_device import int64 as long
 from .value import Value
 
 __version__ = "0.1.0"

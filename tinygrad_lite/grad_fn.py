@@ -64,6 +64,8 @@ TORCH_NAMES: dict[str, str] = {
     "contiguous": "CloneBackward0",
     "cat": "CatBackward0",
     "pad": "ConstantPadNdBackward0",
+    "gather": "GatherBackward0",
+    "norm": "LinalgVectorNormBackward0",
     "zero_": "ZeroBackward0",
     "fill_": "FillBackward2",
     "uniform_": "UniformBackward0",

@@ -95,13 +95,13 @@ def _fail(message: str, raise_exception: bool) -> bool:
 def _slow_check(fn, inputs, diff, eps, atol, rtol, raise_exception) -> bool:
     outs = _outputs(fn, inputs)
     for k, i in enumerate(diff):
-        numeric = [np.zeros((inputs[i].size, o.size)) for o in outs]
-        for j in range(inputs[i].size):
+        numeric = [np.zeros((inputs[i].numel(), o.numel())) for o in outs]
+        for j in range(inputs[i].numel()):
             for o, col in enumerate(_numeric_column(fn, inputs, i, j, eps)):
                 numeric[o][j] = col.ravel()
         for o, out in enumerate(outs):
-            analytic = np.zeros((inputs[i].size, out.size))
-            for r in range(out.size):
+            analytic = np.zeros((inputs[i].numel(), out.numel()))
+            for r in range(out.numel()):
                 analytic[:, r] = _analytic_rows(fn, inputs, diff, o, r)[k].ravel()
             bad = np.abs(analytic - numeric[o]) > atol + rtol * np.abs(numeric[o])
             if bad.any():

@@ -688,3 +688,47 @@ def pad_vjp(xp, g, out, inputs, needs, pad_width, value):
 
 
 PAD = defop("pad", pad_forward, pad_vjp)
+
+
+# ------------------------------------------------------------------------------------------
+# Reductions with indices and norms (max/min over a dim, sort, topk, gather, norm)
+# ------------------------------------------------------------------------------------------
+
+
+def along_axis_index(indices: np.ndarray, axis: int) -> tuple:
+    """The integer-array index that picks `x[..., indices, ...]` along `axis` (numpy's
+    take_along_axis written as a plain index): gathering is then getitem, and its gradient is
+    getitem's scatter-add, so the picked element alone gets the gradient (torch's rule for
+    max(dim), sort and topk; amax shares it among ties instead)."""
+    index = list(np.indices(indices.shape, sparse=True))
+    index[axis] = indices
+    return tuple(index)
+
+
+# x[along_axis_index(indices, axis)]: the forward and the VJP are getitem's, under its own name.
+GATHER = defop("gather", getitem_forward, getitem_vjp)
+
+
+def norm_forward(x, p, axis, keepdims):
+    with np.errstate(over="ignore"):
+        if p == 2:
+            return np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))
+        return np.sum(np.abs(x) ** p, axis=axis, keepdims=keepdims) ** (1 / p)
+
+
+def norm_vjp(xp, g, out, inputs, needs, p, axis, keepdims):
+    # d||x||_p / dx = sign(x) |x|^(p-1) / ||x||^(p-1). Where the norm is 0 PyTorch takes the
+    # subgradient 0, not the 0/0 the formula gives (an all-zero row, e.g. a padded step).
+    x = inputs[0]
+    shape = _shape(x)
+    norm = _restore_reduced(xp, out, shape, axis, keepdims)
+    zero = xp.raw(norm) == 0
+    safe = xp.where(zero, 1, norm)
+    if p == 2:
+        local = x / safe
+    else:
+        local = xp.sign(x) * (x * xp.sign(x)) ** (p - 1) / safe ** (p - 1)
+    return (xp.where(zero, 0, _restore_reduced(xp, g, shape, axis, keepdims) * local),)
+
+
+NORM = defop("norm", norm_forward, norm_vjp)

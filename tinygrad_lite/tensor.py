@@ -17,7 +17,16 @@ from .autograd import STATE, _next_id
 from .autograd import backward as _autograd_backward
 from .errors import DTypeError, ShapeError
 from .ops import NumpyBackend as _NUMPY
-from .tensor_ops import _core, creation, dtype_device, elementwise, inplace, movement, reductions
+from .tensor_ops import (
+    _core,
+    creation,
+    dtype_device,
+    elementwise,
+    inplace,
+    movement,
+    printing,
+    reductions,
+)
 from .tensor_ops._core import (  # noqa: F401 - re-exported: tests and nn import them from here
     _AnomalyView,
     _apply,
@@ -30,6 +39,7 @@ from .tensor_ops._core import (  # noqa: F401 - re-exported: tests and nn import
     _shape_error,
 )
 from .tensor_ops.creation import (  # noqa: F401 - the package's names, as before the split
+    CreationMixin,
     _leaf,
     arange,
     as_tensor,
@@ -46,7 +56,19 @@ from .tensor_ops.creation import (  # noqa: F401 - the package's names, as befor
     zeros,
     zeros_like,
 )
-from .tensor_ops.dtype_device import DTypeDeviceMixin, float32, float64, int64  # noqa: F401
+from .tensor_ops.dtype_device import (  # noqa: F401
+    DeviceError,
+    DTypeDeviceMixin,
+    bool_,
+    check_device,
+    float32,
+    float64,
+    get_default_dtype,
+    int32,
+    int64,
+    resolve_dtype,
+    set_default_dtype,
+)
 from .tensor_ops.elementwise import ElementwiseMixin, _matmul, maximum, minimum, where  # noqa: F401
 from .tensor_ops.inplace import InplaceMixin
 from .tensor_ops.movement import (  # noqa: F401
@@ -59,11 +81,13 @@ from .tensor_ops.movement import (  # noqa: F401
     split,
     stack,
 )
+from .tensor_ops.printing import format_tensor
 from .tensor_ops.reductions import ReductionMixin
 from .versioning import WRITES as _WRITES
 from .versioning import check_saved as _check_saved
 
 __all__ = [
+    "DeviceError",
     "Tensor",
     "arange",
     "cat",
@@ -94,7 +118,14 @@ _ndarray = np.ndarray
 _NEEDS_ONE = (True,)
 
 
-class Tensor(ElementwiseMixin, ReductionMixin, MovementMixin, DTypeDeviceMixin, InplaceMixin):
+class Tensor(
+    ElementwiseMixin,
+    ReductionMixin,
+    MovementMixin,
+    DTypeDeviceMixin,
+    CreationMixin,
+    InplaceMixin,
+):
     """An n-dimensional array that records the ops applied to it.
 
     >>> from tinygrad_lite import Tensor
@@ -121,13 +152,18 @@ class Tensor(ElementwiseMixin, ReductionMixin, MovementMixin, DTypeDeviceMixin, 
         "_trace",
         "_walk",
         "_retains",
+        "__weakref__",  # users' caches hold tensors weakly (weakref.ref(t)), as with torch
     )
 
-    def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
+    def __init__(
+        self, data, requires_grad: bool = False, dtype=None, name: str | None = None, device=None
+    ):
         if isinstance(data, Tensor):
             data = data.data
+        if device is not None:
+            check_device(device)
         if dtype is not None:
-            dtype = np.dtype(dtype)
+            dtype = resolve_dtype(dtype, "Tensor")
         try:
             arr = np.array(data, dtype=dtype)
         except (TypeError, ValueError) as err:
@@ -140,7 +176,7 @@ class Tensor(ElementwiseMixin, ReductionMixin, MovementMixin, DTypeDeviceMixin, 
                 f"Tensor: dtype {arr.dtype} is not numeric; pass numbers or a numeric array"
             )
         if dtype is None and arr.dtype == np.float64 and not isinstance(data, np.ndarray):
-            arr = arr.astype(np.float32)  # PyTorch's default dtype for Python floats
+            arr = arr.astype(get_default_dtype())  # float32 unless set_default_dtype says
         self.data = arr
         self._grad = None
         self._parents = ()
@@ -192,8 +228,27 @@ class Tensor(ElementwiseMixin, ReductionMixin, MovementMixin, DTypeDeviceMixin, 
     def ndim(self) -> int:
         return self.data.ndim
 
-    @property
-    def size(self) -> int:
+    def size(self, dim: int | None = None):
+        """The shape (a tuple), or the length of one dimension, as `torch.Tensor.size`. Not
+        numpy's element count: that is `numel()`.
+
+        >>> from tinygrad_lite import zeros
+        >>> zeros(2, 3).size(), zeros(2, 3).size(-1), zeros(2, 3).numel()
+        ((2, 3), 3, 6)
+        """
+        if dim is None:
+            return self.data.shape
+        return self.data.shape[_norm_axes(dim, self.data.ndim, "size")[0]]
+
+    def numel(self) -> int:
+        """The number of elements (numpy's `.size`), as `torch.Tensor.numel`."""
+        return self.data.size
+
+    def dim(self) -> int:
+        """The number of dimensions, as `torch.Tensor.dim` (also `.ndim`)."""
+        return self.data.ndim
+
+    def nelement(self) -> int:
         return self.data.size
 
     @property
@@ -239,22 +294,32 @@ class Tensor(ElementwiseMixin, ReductionMixin, MovementMixin, DTypeDeviceMixin, 
         return self.shape[0]
 
     def __iter__(self):
-        for i in range(len(self)):
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        for i in range(self.shape[0]):
             yield self[i]
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, precision=4, separator=", ", prefix="Tensor(")
-        extra = ""
-        if self._op:
-            extra = f", op='{self._op}'"
-        elif self.requires_grad:
-            extra = ", requires_grad=True"
-        if self.data.dtype != np.float32:
-            extra += f", dtype={self.data.dtype}"
-        return f"Tensor({body}{extra})"
+        """As PyTorch prints a tensor: `tensor([1., 2.], requires_grad=True)`, with
+        `grad_fn=<...>` for a recorded result and the dtype where it is not the default."""
+        return format_tensor(self)
+
+    def __format__(self, spec: str) -> str:
+        """A one-element tensor formats as its number (`f"{loss:.4f}"`), as in PyTorch."""
+        if self.data.size == 1 and self.data.dtype.kind in "biuf":
+            return format(self.item(), spec)
+        if spec:
+            raise TypeError(
+                f"unsupported format string {spec!r} passed to Tensor.__format__: only a "
+                f"one-element tensor formats as a number, this one has shape {self.shape}"
+            )
+        return repr(self)
+
+    def __int__(self) -> int:
+        return int(self.item())
 
     def __bool__(self) -> bool:
-        if self.size != 1:
+        if self.data.size != 1:
             raise ValueError(
                 f"bool(): a tensor of shape {self.shape} has no single truth value; "
                 "use .any() or .all()"
@@ -272,7 +337,7 @@ class Tensor(ElementwiseMixin, ReductionMixin, MovementMixin, DTypeDeviceMixin, 
 
     def item(self):
         """The single element as a Python number."""
-        if self.size != 1:
+        if self.data.size != 1:
             raise ValueError(
                 f"item(): only a tensor with one element converts to a Python number, this "
                 f"one has shape {self.shape}"
@@ -498,4 +563,4 @@ class TensorBackend:
         return Tensor._wrap(np.zeros(x.shape, dtype=x.dtype))
 
 
-_core.bind(Tensor, (creation, dtype_device, elementwise, inplace, movement, reductions))
+_core.bind(Tensor, (creation, dtype_device, elementwise, inplace, movement, reductions, printing))

@@ -157,6 +157,8 @@ SAVED: dict[str, tuple] = {
     "contiguous": _NONE,
     "cat": _NONE,
     "pad": _NONE,
+    "gather": _NONE,
+    "norm": ("all", True),
     "zero_": _NONE,
     "fill_": _NONE,
     "uniform_": _NONE,

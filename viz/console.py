@@ -187,7 +187,7 @@ def _rows(model) -> list[tuple[str, object]]:
 
 def _own_count(module, convention: str) -> int:
     extra = module._keras_extra_parameters() if convention == "keras" else set()
-    return sum(p.size for n, p in module._parameters.items() if p is not None and n not in extra)
+    return sum(p.numel() for n, p in module._parameters.items() if p is not None and n not in extra)
 
 
 def _record_shapes(model, rows, example_input) -> dict[int, tuple[str, int]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError
-from ..tensor import Tensor
+from ..tensor import Tensor, get_default_dtype
 from . import functional as F
 from .layers import reset_weight_and_bias
 from .module import Module, Parameter
@@ -51,7 +51,7 @@ class Conv1d(Module):
         for name, v in (("kernel_size", kernel_size), ("stride", stride), ("dilation", dilation)):
             if not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"Conv1d: {name} must be a positive int, got {v!r}")
-        dtype = np.dtype(dtype or np.float32)
+        dtype = np.dtype(dtype or get_default_dtype())
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.kernel_size = kernel_size
@@ -120,7 +120,7 @@ class Conv2d(Module):
         dtype=None,
     ):
         super().__init__()
-        dtype = np.dtype(dtype or np.float32)
+        dtype = np.dtype(dtype or get_default_dtype())
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.kernel_size = F._pair(kernel_size, "Conv2d: kernel_size")

@@ -357,7 +357,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0) -> Tensor:
     x, kernel, stride, padding = _pool_args(input, kernel_size, stride, padding, "max_pool2d")
     squeeze = x.ndim == 3
     x = x.unsqueeze(0) if squeeze else x
-    out = _pool_patches(x, kernel, stride, padding, -np.inf, "max_pool2d").max(-1)
+    out = _pool_patches(x, kernel, stride, padding, -np.inf, "max_pool2d").amax(-1)
     return out.squeeze(0) if squeeze else out
 
 
@@ -412,7 +412,7 @@ def batch_norm(
     axes = (0,) + tuple(range(2, x.ndim))
     shape = (1, -1) + (1,) * (x.ndim - 2)
     if training or running_mean is None:
-        count = x.size // x.shape[1]
+        count = x.numel() // x.shape[1]
         if count < 2:
             raise ShapeError(
                 f"batch_norm: expected more than 1 value per channel when training, got input "

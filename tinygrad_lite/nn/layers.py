@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from ..errors import ShapeError
-from ..tensor import Tensor, as_tensor
+from ..tensor import Tensor, as_tensor, get_default_dtype
 from . import functional as F
 from . import init
 from .module import Module, Parameter
@@ -36,7 +36,7 @@ def reset_weight_and_bias(weight: Parameter, bias: Parameter | None) -> None:
     U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for the bias."""
     init.kaiming_uniform_(weight, a=math.sqrt(5))
     if bias is not None:
-        fan_in = weight.size // weight.shape[0]
+        fan_in = weight.numel() // weight.shape[0]
         bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
         init.uniform_(bias, -bound, bound)
 
@@ -52,7 +52,7 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=None):
         super().__init__()
-        dtype = np.dtype(dtype or np.float32)
+        dtype = np.dtype(dtype or get_default_dtype())
         self.in_features = in_features
         self.out_features = out_features
         self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype))
@@ -111,7 +111,8 @@ class Embedding(Module):
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
         self.padding_idx = padding_idx
-        self.weight = Parameter(np.empty((num_embeddings, embedding_dim), np.dtype(dtype or "f4")))
+        dtype = np.dtype(dtype or get_default_dtype())
+        self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dtype))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

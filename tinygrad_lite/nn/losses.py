@@ -114,7 +114,7 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean") ->
     0.6931
     """
     p, y = _input_and_target(input, target, reduction, "binary_cross_entropy")
-    if p.size and (p.data.min() < 0 or p.data.max() > 1):
+    if p.numel() and (p.data.min() < 0 or p.data.max() > 1):
         raise ValueError(
             "binary_cross_entropy: input must hold probabilities in [0, 1]; apply sigmoid "
             "first, or use binary_cross_entropy_with_logits on the raw scores"
@@ -265,7 +265,7 @@ def cross_entropy(
         terms = logp * probs if w_vec is None else logp * probs * w_vec
         loss = -terms.sum(axis)
         if reduction == "mean":  # averaged over the batch elements, not the weights
-            return loss.sum() / (x.size // n_classes)
+            return loss.sum() / (x.numel() // n_classes)
         return _reduce(loss, reduction)
     t = _class_targets(x, target, ignore_index, who)
     nll, w, ignored = _nll(logp, t, weight, ignore_index, reduction)

@@ -189,7 +189,7 @@ class Module:
                     continue
                 if convention == "keras" and name in module._keras_extra_parameters():
                     continue
-                total += p.size
+                total += p.numel()
         return total
 
     def _keras_extra_parameters(self) -> set[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError
-from ..tensor import Tensor
+from ..tensor import Tensor, get_default_dtype
 from . import functional as F
 from .module import Module, Parameter
 
@@ -36,7 +36,7 @@ class BatchNorm1d(Module):
         dtype=None,
     ):
         super().__init__()
-        dtype = np.dtype(dtype or np.float32)
+        dtype = np.dtype(dtype or get_default_dtype())
         self.num_features = num_features
         self.eps = eps
         self.momentum = momentum
@@ -122,7 +122,7 @@ class LayerNorm(Module):
         self.normalized_shape = tuple(normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        dtype = np.dtype(dtype or np.float32)
+        dtype = np.dtype(dtype or get_default_dtype())
         if elementwise_affine:
             self.weight = Parameter(np.ones(self.normalized_shape, dtype))
             b = Parameter(np.zeros(self.normalized_shape, dtype)) if bias else None

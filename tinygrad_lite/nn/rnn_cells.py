@@ -22,7 +22,7 @@ import numpy as np
 from ..autograd import scope
 from ..errors import DTypeError, ShapeError
 from ..ops import Op, one_like, scalar, unbroadcast
-from ..tensor import Tensor, _apply, cat, generator, zeros
+from ..tensor import Tensor, _apply, cat, generator, get_default_dtype, zeros
 from .module import Module, Parameter
 
 __all__ = [
@@ -42,10 +42,10 @@ _NONLINEARITIES = ("tanh", "relu")
 
 
 def uniform_parameter(shape: tuple, hidden_size: int) -> Parameter:
-    """A float32 Parameter drawn from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)) with the
-    package RNG, PyTorch's initialisation of every recurrent weight and bias."""
+    """A Parameter of the default dtype drawn from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))
+    with the package RNG, PyTorch's initialisation of every recurrent weight and bias."""
     bound = 1.0 / math.sqrt(hidden_size) if hidden_size > 0 else 0.0
-    data = generator().uniform(-bound, bound, size=shape).astype(np.float32)
+    data = generator().uniform(-bound, bound, size=shape).astype(get_default_dtype())
     return Parameter(data)
 
 

@@ -164,10 +164,10 @@ def _norm_axes(axis, ndim: int, op: str):
     axes = axis if isinstance(axis, (tuple, list)) else (axis,)
     out = []
     for a in axes:
-        if not isinstance(a, (int, np.integer)) or not -ndim <= a < max(ndim, 1):
+        if not isinstance(a, (int, np.integer)) or not -max(ndim, 1) <= a < max(ndim, 1):
             raise ShapeError(
                 f"{op}: axis {a!r} is out of range for a tensor with {ndim} dimensions; "
-                f"use an axis in [{-ndim}, {ndim - 1}]"
+                f"use an axis in [{-max(ndim, 1)}, {max(ndim, 1) - 1}]"
             )
         out.append(int(a) % max(ndim, 1))
     return tuple(sorted(set(out)))

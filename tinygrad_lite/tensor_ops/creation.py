@@ -1,6 +1,8 @@
 """The creation family: `tensor`, `zeros`, `ones`, `full`, `eye`, `arange`, `rand`, `randn`,
-`one_hot`, the `*_like` functions, and the package's random generator (`manual_seed`). Every
-tensor made here is a leaf; floats are float32 unless `dtype` says otherwise.
+`one_hot`, the `*_like` functions, the package's random generator (`manual_seed`), and the
+methods that make a new tensor like an existing one (`new_zeros`, `new_ones`, `new_full`,
+`new_tensor`). Every tensor made here is a leaf; floats take the default dtype (float32 unless
+`set_default_dtype` changed it) unless `dtype` says otherwise; `device` may only be "cpu".
 """
 
 from __future__ import annotations
@@ -11,18 +13,19 @@ import numpy as np
 
 from ..errors import DTypeError
 from ._core import _constant, _shape_args
+from .dtype_device import check_device, float_dtype, resolve_dtype
 
 Tensor: Any = None  # the final class, bound by tinygrad_lite.tensor (see _core.bind)
 
 
-def tensor(data, requires_grad: bool = False, dtype=None, name: str | None = None):
+def tensor(data, requires_grad: bool = False, dtype=None, name: str | None = None, device=None):
     """Make a Tensor (copies `data`), as `torch.tensor`.
 
     >>> from tinygrad_lite import tensor
     >>> tensor([1.0, 2.0]).dtype
     dtype('float32')
     """
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype, name=name)
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype, name=name, device=device)
 
 
 def _leaf(array, requires_grad: bool):
@@ -30,42 +33,50 @@ def _leaf(array, requires_grad: bool):
     return t.requires_grad_(True) if requires_grad else t
 
 
-def zeros(*shape, dtype=np.float32, requires_grad: bool = False):
+def zeros(*shape, dtype=None, requires_grad: bool = False, device=None):
     """A tensor of zeros (float32 unless `dtype` says otherwise)."""
-    return _leaf(np.zeros(_shape_args(shape), dtype=dtype), requires_grad)
+    check_device(device)
+    return _leaf(np.zeros(_shape_args(shape), dtype=float_dtype(dtype)), requires_grad)
 
 
-def ones(*shape, dtype=np.float32, requires_grad: bool = False):
+def ones(*shape, dtype=None, requires_grad: bool = False, device=None):
     """A tensor of ones (float32 unless `dtype` says otherwise)."""
-    return _leaf(np.ones(_shape_args(shape), dtype=dtype), requires_grad)
+    check_device(device)
+    return _leaf(np.ones(_shape_args(shape), dtype=float_dtype(dtype)), requires_grad)
 
 
-def full(shape, fill_value, dtype=np.float32, requires_grad: bool = False):
-    """A tensor filled with `fill_value`."""
+def full(shape, fill_value, dtype=None, requires_grad: bool = False, device=None):
+    """A tensor filled with `fill_value` (of the default float dtype unless `dtype` says)."""
+    check_device(device)
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
-    return _leaf(np.full(shape, fill_value, dtype=dtype), requires_grad)
+    return _leaf(np.full(shape, fill_value, dtype=float_dtype(dtype)), requires_grad)
 
 
-def zeros_like(t, dtype=None, requires_grad: bool = False):
-    return _leaf(np.zeros_like(_constant(t).data, dtype=dtype), requires_grad)
+def zeros_like(t, dtype=None, requires_grad: bool = False, device=None):
+    check_device(device)
+    return _leaf(np.zeros_like(_constant(t).data, dtype=resolve_dtype(dtype)), requires_grad)
 
 
-def ones_like(t, dtype=None, requires_grad: bool = False):
-    return _leaf(np.ones_like(_constant(t).data, dtype=dtype), requires_grad)
+def ones_like(t, dtype=None, requires_grad: bool = False, device=None):
+    check_device(device)
+    return _leaf(np.ones_like(_constant(t).data, dtype=resolve_dtype(dtype)), requires_grad)
 
 
-def eye(n: int, m: int | None = None, dtype=np.float32, requires_grad: bool = False):
-    return _leaf(np.eye(n, m, dtype=dtype), requires_grad)
+def eye(n: int, m: int | None = None, dtype=None, requires_grad: bool = False, device=None):
+    check_device(device)
+    return _leaf(np.eye(n, m, dtype=float_dtype(dtype)), requires_grad)
 
 
-def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False):
-    """Evenly spaced values: int64 for integer arguments, float32 otherwise (as PyTorch)."""
+def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False, device=None):
+    """Evenly spaced values: int64 for integer arguments, the default float dtype otherwise
+    (as PyTorch)."""
+    check_device(device)
     if end is None:
         start, end = 0, start
     if dtype is None:
         ints = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
-        dtype = np.int64 if ints else np.float32
-    return _leaf(np.arange(start, end, step, dtype=dtype), requires_grad)
+        dtype = np.int64 if ints else float_dtype(None)
+    return _leaf(np.arange(start, end, step, dtype=resolve_dtype(dtype)), requires_grad)
 
 
 _rng = np.random.default_rng()
@@ -82,14 +93,17 @@ def generator() -> np.random.Generator:
     return _rng
 
 
-def randn(*shape, dtype=np.float32, requires_grad: bool = False):
+def randn(*shape, dtype=None, requires_grad: bool = False, device=None):
     """Standard normal samples, float32 unless `dtype` says otherwise."""
-    return _leaf(_rng.standard_normal(_shape_args(shape)).astype(dtype), requires_grad)
+    check_device(device)
+    samples = _rng.standard_normal(_shape_args(shape))
+    return _leaf(samples.astype(float_dtype(dtype)), requires_grad)
 
 
-def rand(*shape, dtype=np.float32, requires_grad: bool = False):
+def rand(*shape, dtype=None, requires_grad: bool = False, device=None):
     """Uniform samples in [0, 1), float32 unless `dtype` says otherwise."""
-    return _leaf(_rng.random(_shape_args(shape)).astype(dtype), requires_grad)
+    check_device(device)
+    return _leaf(_rng.random(_shape_args(shape)).astype(float_dtype(dtype)), requires_grad)
 
 
 def one_hot(indices, num_classes: int = -1):
@@ -109,3 +123,48 @@ def one_hot(indices, num_classes: int = -1):
 def as_tensor(x):
     """x itself if it is a Tensor, else a constant Tensor made from it."""
     return _constant(x)
+
+
+class CreationMixin:
+    """New tensors like an existing one: its dtype unless `dtype` says, leaves, as PyTorch's
+    `new_*` methods.
+
+    >>> from tinygrad_lite import Tensor, float64
+    >>> x = Tensor([1.0, 2.0], dtype=float64)
+    >>> x.new_zeros(2, 3).dtype, x.new_tensor([1, 2]).dtype
+    (dtype('float64'), dtype('int64'))
+    """
+
+    __slots__ = ()
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad: bool = False):
+        return zeros(
+            *size, dtype=dtype or self.data.dtype, requires_grad=requires_grad, device=device
+        )
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad: bool = False):
+        return ones(
+            *size, dtype=dtype or self.data.dtype, requires_grad=requires_grad, device=device
+        )
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+        return full(
+            size,
+            fill_value,
+            dtype=dtype or self.data.dtype,
+            requires_grad=requires_grad,
+            device=device,
+        )
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad: bool = False):
+        """Zeros here (numpy's empty would hand out stale memory for no gain)."""
+        return self.new_zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad: bool = False):
+        """A copy of `data` as a new leaf; its dtype is `dtype`, else inferred from `data`
+        as `tensor()` does (PyTorch keeps self's dtype for floats; so do we for floats)."""
+        check_device(device)
+        if dtype is None:
+            inferred = np.asarray(data.data if isinstance(data, Tensor) else data).dtype
+            dtype = self.data.dtype if inferred.kind == "f" else inferred
+        return Tensor(data, requires_grad=requires_grad, dtype=dtype)

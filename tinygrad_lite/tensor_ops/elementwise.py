@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops as O
+from ..errors import DTypeError, ShapeError
 
 # The ops of the hottest paths, bound once (a module attribute lookup per op adds up).
 from ..ops import ABS, ADD, DIV, EXP, LOG, MATMUL, MUL, NEG, POW, RELU, SIGMOID, SQRT, SUB, TANH
@@ -66,6 +67,45 @@ class ElementwiseMixin:
 
     def __rmatmul__(self, other):
         return _matmul(_constant(other), self)
+
+    def matmul(self, other):
+        """`self @ other`, as `torch.matmul` (batched, broadcasting, 1-D operands promoted)."""
+        return _matmul(self, other if other.__class__ is Tensor else _constant(other))
+
+    def mm(self, mat2):
+        """The product of two matrices, as `torch.mm` (both operands must be 2-D)."""
+        mat2 = mat2 if isinstance(mat2, Tensor) else _constant(mat2)
+        if self.ndim != 2 or mat2.ndim != 2:
+            raise ShapeError(
+                f"mm: both operands must be matrices, got shapes {self.shape} and "
+                f"{mat2.shape}; use matmul (or @) for batched or 1-D operands"
+            )
+        return _matmul(self, mat2)
+
+    def pow(self, exponent):
+        """`self ** exponent`, as `torch.pow` (a number or a broadcasting tensor)."""
+        return self.__pow__(exponent)
+
+    def masked_fill(self, mask, value):
+        """`value` where `mask` is True, else self, as `torch.masked_fill`; the gradient
+        reaches self where the mask is False. The mask must be boolean, as PyTorch's.
+
+        >>> from tinygrad_lite import Tensor
+        >>> x = Tensor([1.0, 2.0, 3.0])
+        >>> x.masked_fill(x > 1.5, 0.0).tolist()
+        [1.0, 0.0, 0.0]
+        """
+        m = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+        if m.dtype != np.bool_:
+            raise DTypeError(
+                f"masked_fill: the mask must be boolean, got {m.dtype}; compare to make one "
+                "(e.g. x > 0) or cast with .bool()"
+            )
+        if isinstance(value, Tensor) and value.ndim != 0:
+            raise ShapeError(
+                f"masked_fill: value must be a number or a 0-d tensor, got shape {value.shape}"
+            )
+        return where(m, _constant(value, self), self)
 
     # Comparisons give boolean tensors outside the graph (masks), as in PyTorch.
     def _compare(self, other, fn):

@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import ops as O
 from ..errors import ShapeError
-from ._core import _apply, _constant, _norm_axes
+from ._core import _apply, _constant, _norm_axes, _shape_args
 
 Tensor: Any = None  # the final class, bound by tinygrad_lite.tensor (see _core.bind)
 
@@ -76,6 +76,15 @@ class MovementMixin:
             return self
         return _apply(O.PERMUTE, (self,), (tuple(reversed(range(self.ndim))),))
 
+    def t(self):
+        """The transpose of a matrix (0-d and 1-D tensors unchanged), as `torch.Tensor.t`."""
+        if self.ndim > 2:
+            raise ShapeError(
+                f"t: expects a tensor with <= 2 dimensions, got shape {self.shape}; use "
+                "transpose(dim0, dim1) or permute"
+            )
+        return self.transpose(0, 1)
+
     @property
     def mT(self):
         """The last two axes swapped (batched matrix transpose)."""
@@ -113,6 +122,43 @@ class MovementMixin:
             "Tensor does not support item assignment (it would rewrite recorded history); "
             "build a new tensor with where(), cat() or pad(), or edit .data outside the graph"
         )
+
+    def unbind(self, dim: int = 0) -> tuple:
+        """The slices along `dim`, that dim removed, as `torch.unbind` (a tuple).
+
+        >>> from tinygrad_lite import Tensor
+        >>> [t.tolist() for t in Tensor([[1.0, 2.0], [3.0, 4.0]]).unbind(1)]
+        [[1.0, 3.0], [2.0, 4.0]]
+        """
+        if self.ndim == 0:
+            raise ShapeError("unbind: a 0-d tensor has no dim to unbind")
+        axis = _norm_axes(dim, self.ndim, "unbind")[0]
+        lead = (slice(None),) * axis
+        return tuple(self[lead + (i,)] for i in range(self.shape[axis]))
+
+    def repeat(self, *sizes):
+        """Tile the tensor `sizes[i]` times along each dim, as `torch.Tensor.repeat` (more
+        sizes than dims add leading dims). Built from reshape and expand, so the gradient sums
+        the copies back.
+
+        >>> from tinygrad_lite import Tensor
+        >>> Tensor([1.0, 2.0]).repeat(2, 2).tolist()
+        [[1.0, 2.0, 1.0, 2.0], [1.0, 2.0, 1.0, 2.0]]
+        """
+        sizes = _shape_args(sizes)
+        if len(sizes) < self.ndim:
+            raise ShapeError(
+                f"repeat: {len(sizes)} repeat counts {sizes} for a tensor of shape "
+                f"{self.shape}; give at least one per dim ({self.ndim})"
+            )
+        if any(r < 0 for r in sizes):
+            raise ShapeError(f"repeat: repeat counts must be >= 0, got {sizes}")
+        shape = (1,) * (len(sizes) - self.ndim) + tuple(self.shape)
+        # (s0, s1) -> (1, s0, 1, s1) -> (r0, s0, r1, s1) -> (r0 * s0, r1 * s1)
+        interleaved = tuple(n for s in shape for n in (1, s))
+        expanded = tuple(n for r, s in zip(sizes, shape) for n in (r, s))
+        out = self.reshape(interleaved).expand(expanded)
+        return out.reshape(tuple(r * s for r, s in zip(sizes, shape)))
 
     def split(self, split_size_or_sections, dim: int = 0):
         return split(self, split_size_or_sections, dim)
