@@ -231,3 +231,11 @@ def test_clip_grad_norm_scales_the_gradient_in_place_and_bumps_its_version():
     optim.clip_grad_norm_([w], 1.0)
     assert w.grad.data is memory and w.grad._version == 1
     np.testing.assert_allclose(w.grad.data, [0.6, 0.8], rtol=1e-5)
+
+
+def test_re_initialising_a_saved_weight_is_caught():
+    w = param(np.ones((2, 2)))
+    y = (w**2).sum()
+    nn.init.zeros_(w)
+    with pytest.raises(VersionError, match="nn.init"):
+        y.backward()
