@@ -185,3 +185,10 @@ def _all_functions(fn):
         out.append(f)
         stack.extend(g for g, _ in f.next_functions)
     return out
+
+
+@needs_torch
+def test_printed_tensor_names_its_grad_fn_as_torch_prints_it():
+    ours = repr(tl.tensor([1.0, 2.0], requires_grad=True) * 2)
+    theirs = repr(torch.tensor([1.0, 2.0], requires_grad=True) * 2)
+    assert ours == theirs == "tensor([2., 4.], grad_fn=<MulBackward0>)"
