@@ -338,6 +338,53 @@ def formatted_loss(m):
     return {"text": f"{loss:.6f}"}
 
 
+def frozen_first_layer(m):
+    nn = m.nn
+    model = nn.Sequential(nn.Linear(3, 6), nn.Tanh(), nn.Linear(6, 2)).double()
+    load_same_weights(m, model, seed=33)
+    for p in model[0].parameters():
+        p.requires_grad_(False)
+    frozen = model[0].weight.clone()
+    x = m.tensor(data(34, 8, 3))
+    opt = m.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.2)
+    losses = []
+    for _ in range(5):
+        opt.zero_grad()
+        loss = (model(x) ** 2).mean()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return {
+        "losses": losses,
+        "first layer unchanged": bool((model[0].weight == frozen).all()),
+        "no grad on frozen": model[0].weight.grad is None,
+        "head": model[2].weight,
+    }
+
+
+def init_and_fill_under_no_grad(m):
+    nn = m.nn
+    layer = nn.Linear(4, 3).double()
+    nn.init.constant_(layer.weight, 0.25)
+    nn.init.zeros_(layer.bias)
+    with m.no_grad():
+        layer.weight[0].fill_(-1.0)
+        layer.bias.add_(m.tensor([0.1, 0.2, 0.3]))
+    x = m.tensor(data(35, 5, 4))
+    out = layer(x).sum()
+    out.backward()
+    return {"out": out, "weight": layer.weight, "weight.grad": layer.weight.grad}
+
+
+def zero_grad_keeps_zeros_then_accumulates(m):
+    w = m.tensor(data(36, 3), requires_grad=True)
+    (w * w).sum().backward()
+    w.grad.zero_()
+    zeros = w.grad.clone()
+    (w * 3).sum().backward()
+    return {"zeros": zeros, "grad": w.grad}
+
+
 PROGRAMS = [
     autograd_tutorial,
     vector_jacobian_product,
@@ -354,6 +401,9 @@ PROGRAMS = [
     truncated_bptt_with_detach,
     adamw_step_lr_bce,
     evaluate_under_no_grad,
+    frozen_first_layer,
+    init_and_fill_under_no_grad,
+    zero_grad_keeps_zeros_then_accumulates,
     pytest.param(accuracy_with_max_indices, marks=needs_max_dim),
     pytest.param(clip_grad_norm_training, marks=needs_nn_utils),
     pytest.param(formatted_loss, marks=needs_format),
