@@ -209,9 +209,9 @@ def _rebase(t, op: str, fn: Op, others: tuple, ctx: tuple):
     old._seen_grad = None
     old._walk = None
     old._retains = False
-    t._hooks = None  # hooks registered before stay with the old value, as in PyTorch
     new = _apply(fn, (old, *others), ctx)
     _check_result(t, op, new.data.shape, new.data.dtype)
+    t._hooks = None  # hooks registered before stay with the old value, as in PyTorch
     mark_modified(t.data, op)
     np.copyto(t.data, new.data, casting="same_kind")
     t._parents = new._parents
