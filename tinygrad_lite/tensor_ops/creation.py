@@ -132,7 +132,7 @@ class CreationMixin:
     >>> from tinygrad_lite import Tensor, float64
     >>> x = Tensor([1.0, 2.0], dtype=float64)
     >>> x.new_zeros(2, 3).dtype, x.new_tensor([1, 2]).dtype
-    (dtype('float64'), dtype('int64'))
+    (dtype('float64'), dtype('float64'))
     """
 
     __slots__ = ()
@@ -161,10 +161,6 @@ class CreationMixin:
         return self.new_zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
 
     def new_tensor(self, data, dtype=None, device=None, requires_grad: bool = False):
-        """A copy of `data` as a new leaf; its dtype is `dtype`, else inferred from `data`
-        as `tensor()` does (PyTorch keeps self's dtype for floats; so do we for floats)."""
+        """A copy of `data` as a new leaf of self's dtype unless `dtype` says, as PyTorch's."""
         check_device(device)
-        if dtype is None:
-            inferred = np.asarray(data.data if isinstance(data, Tensor) else data).dtype
-            dtype = self.data.dtype if inferred.kind == "f" else inferred
-        return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+        return Tensor(data, requires_grad=requires_grad, dtype=dtype or self.data.dtype)
