@@ -17,7 +17,16 @@ from .autograd import _next_id, current_state
 from .autograd import backward as _autograd_backward
 from .errors import DTypeError, ShapeError
 from .ops import NumpyBackend as _NUMPY
-from .tensor_ops import _core, creation, dtype_device, elementwise, movement, printing, reductions
+from .tensor_ops import (
+    _core,
+    creation,
+    dtype_device,
+    elementwise,
+    inplace,
+    movement,
+    printing,
+    reductions,
+)
 from .tensor_ops._core import (  # noqa: F401 - re-exported: tests and nn import them from here
     _AnomalyView,
     _apply,
@@ -61,6 +70,7 @@ from .tensor_ops.dtype_device import (  # noqa: F401
     set_default_dtype,
 )
 from .tensor_ops.elementwise import ElementwiseMixin, _matmul, maximum, minimum, where  # noqa: F401
+from .tensor_ops.inplace import InplaceMixin
 from .tensor_ops.movement import (  # noqa: F401
     MovementMixin,
     _describe_index,
@@ -73,6 +83,8 @@ from .tensor_ops.movement import (  # noqa: F401
 )
 from .tensor_ops.printing import format_tensor
 from .tensor_ops.reductions import ReductionMixin
+from .versioning import WRITES as _WRITES
+from .versioning import check_saved as _check_saved
 
 __all__ = [
     "DeviceError",
@@ -106,7 +118,14 @@ _ndarray = np.ndarray
 _NEEDS_ONE = (True,)
 
 
-class Tensor(ElementwiseMixin, ReductionMixin, MovementMixin, DTypeDeviceMixin, CreationMixin):
+class Tensor(
+    ElementwiseMixin,
+    ReductionMixin,
+    MovementMixin,
+    DTypeDeviceMixin,
+    CreationMixin,
+    InplaceMixin,
+):
     """An n-dimensional array that records the ops applied to it.
 
     >>> from tinygrad_lite import Tensor
@@ -135,8 +154,6 @@ class Tensor(ElementwiseMixin, ReductionMixin, MovementMixin, DTypeDeviceMixin, 
         "_retains",
         "__weakref__",  # users' caches hold tensors weakly (weakref.ref(t)), as with torch
     )
-    # Let numpy defer to Tensor's reflected operators (ndarray * Tensor -> Tensor.__rmul__).
-    __array_ufunc__ = None
 
     def __init__(
         self, data, requires_grad: bool = False, dtype=None, name: str | None = None, device=None
@@ -448,6 +465,8 @@ class Tensor(ElementwiseMixin, ReductionMixin, MovementMixin, DTypeDeviceMixin, 
         return g if isinstance(g, Tensor) else Tensor._wrap(np.asarray(g, self.data.dtype))
 
     def _vjp(self, g, create_graph: bool):
+        if self._id < _WRITES[0]:  # a value was changed in place since this node was made
+            _check_saved(self)
         if create_graph:
             parents = self._parents
             needs = tuple(p.requires_grad for p in parents)
@@ -544,4 +563,4 @@ class TensorBackend:
         return Tensor._wrap(np.zeros(x.shape, dtype=x.dtype))
 
 
-_core.bind(Tensor, (creation, dtype_device, elementwise, movement, reductions, printing))
+_core.bind(Tensor, (creation, dtype_device, elementwise, inplace, movement, reductions, printing))

@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from ..tensor import Tensor, generator
+from ..versioning import mark_modified
 
 __all__ = [
     "calculate_gain",
@@ -31,6 +32,7 @@ __all__ = [
 
 def _fill(t: Tensor, values) -> Tensor:
     t.data[...] = np.asarray(values).astype(t.data.dtype, copy=False)
+    mark_modified(t, "nn.init")  # an in-place write, as PyTorch's init under no_grad
     return t
 
 

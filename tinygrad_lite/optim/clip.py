@@ -11,6 +11,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from ..tensor import Tensor
+from ..versioning import mark_modified
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "get_total_norm"]
 
@@ -73,7 +74,8 @@ def clip_grads_with_norm_(
     # A NaN norm gives a NaN coefficient, which PyTorch applies too (the gradients become NaN).
     if coef < 1.0 or math.isnan(coef):
         for p in _with_grads(parameters):
-            p.grad.data = (p.grad.data * coef).astype(p.grad.data.dtype, copy=False)
+            np.multiply(p.grad.data, coef, out=p.grad.data, casting="unsafe")  # in place, as
+            mark_modified(p.grad, "clip_grad_norm_")  # PyTorch's grad.mul_(coef)
 
 
 def clip_grad_norm_(
@@ -117,3 +119,4 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -
         raise ValueError(f"clip_grad_value_: clip_value must be >= 0, got {clip_value}")
     for p in _with_grads(parameters):
         np.clip(p.grad.data, -clip_value, clip_value, out=p.grad.data)
+        mark_modified(p.grad, "clip_grad_value_")

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..autograd import enable_grad
 from ..tensor import Tensor
+from ..versioning import mark_modified
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta"]
 
@@ -122,6 +123,7 @@ class Optimizer:
                 if group.get("maximize", False):
                     grad = -grad
                 self._update(group, p, grad, self.state.setdefault(p, {}))
+                mark_modified(p, f"{self._name}.step()")  # as PyTorch's in-place update
         return loss
 
     def _update(self, group, param: Tensor, grad: np.ndarray, state: dict[str, Any]) -> None:

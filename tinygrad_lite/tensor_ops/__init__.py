@@ -13,8 +13,9 @@ them as mixins (tinygrad's model), so each family stays small and can be read on
 - `dtype_device`: dtype names, the default dtype, casts (`.float()`, `.to(...)`) and the device
   (this engine runs on numpy: CPU only).
 
-The in-place and versioning family (`add_`, version counters) is added as one more module here
-and one more base of `Tensor`.
+- `inplace`: `add_ sub_ mul_ div_ zero_ fill_ copy_ clamp_ uniform_ normal_`, `+= -= *= /=`,
+  `detach_`, `grad_fn`, `_version`, and numpy's in-place operators with a Tensor on the right
+  (the version counter itself is `tinygrad_lite/versioning.py`, `grad_fn` objects `grad_fn.py`).
 
 Derivatives never live here: every method calls an op of the table in `ops.py` through
 `_apply`. The family modules refer to the final `Tensor` class as a plain module global (as
