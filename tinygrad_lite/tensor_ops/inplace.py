@@ -158,7 +158,9 @@ def _broadcast_shape(t, other, op: str):
 def _inplace(t, op: str, fn: Op, others: tuple, ctx: tuple = ()):
     """Apply `fn(t, *others, *ctx)` and store the result in `t`'s own memory (see the module
     docstring for the rules). Returns `t`, as PyTorch's in-place ops do."""
-    record = current_state().grad_enabled and (t.requires_grad or True in [o.requires_grad for o in others])
+    record = current_state().grad_enabled and (
+        t.requires_grad or True in [o.requires_grad for o in others]
+    )
     if record:
         _check_leaf(t, op)
     _check_writable(t, op)
