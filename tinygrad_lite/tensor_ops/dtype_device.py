@@ -31,8 +31,8 @@ _UNSUPPORTED = {np.dtype(np.float16): "float16 (half)"}
 
 
 class UnsupportedDType:
-    """`tl.half` / `tl.float16`: a name users type from memory that refuses to be used, with
-    the reason, rather than a float16 that some ops would get wrong."""
+    """A float16 stand-in that refuses to be used, with the reason, rather than a float16 that
+    some ops would get wrong (`tl.half` itself raises on access, see `tinygrad_lite.__init__`)."""
 
     __slots__ = ("name",)
 
