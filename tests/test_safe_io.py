@@ -196,6 +196,42 @@ def test_overwrite_keeps_the_permissions_of_the_replaced_file(tmp_path):
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
 
 
+def test_a_private_file_is_never_readable_by_others_while_it_is_replaced(tmp_path, monkeypatch):
+    target = tmp_path / "private.txt"
+    target.write_text("old secret")
+    target.chmod(0o600)
+    modes = []
+    real_write_all = safe_io._write_all
+
+    def spy(fd, data):  # the temporary file's mode when the data goes in
+        modes.append(stat.S_IMODE(os.fstat(fd).st_mode))
+        real_write_all(fd, data)
+
+    monkeypatch.setattr(safe_io, "_write_all", spy)
+    previous = os.umask(0o022)  # the usual umask, under which a new file is 0o644
+    try:
+        write_file(target, "new secret", overwrite=True)
+    finally:
+        os.umask(previous)
+    assert modes == [0o600]
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+
+
+def test_the_mode_of_a_replaced_file_is_kept_when_it_is_wider_than_private(tmp_path):
+    target = tmp_path / "shared.txt"
+    target.write_text("old")
+    target.chmod(0o640)
+    write_file(target, "new", overwrite=True)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+
+
+def test_a_path_ending_in_a_separator_names_a_folder_and_creates_nothing(tmp_path):
+    for overwrite in (False, True):
+        with pytest.raises(IsADirectoryError):
+            write_file(str(tmp_path / "out.txt") + os.sep, "x", overwrite=overwrite)
+    assert os.listdir(tmp_path) == []
+
+
 def test_the_umask_is_never_changed_not_even_briefly(tmp_path, monkeypatch):
     def no_umask_changes(mask):
         raise AssertionError("os.umask changes the mask of every thread in the process")
