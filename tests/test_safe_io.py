@@ -371,3 +371,51 @@ def test_drawing_save_refuses_an_existing_source(tmp_path):
     with pytest.raises(FileExistsError):
         _drawing().save(tmp_path / "g.gv")
     assert (tmp_path / "g.gv").read_text() == "precious"
+
+
+def test_drawing_view_of_the_same_name_again_needs_overwrite_and_accepts_it(
+    tmp_path, fake_dot, monkeypatch
+):
+    import viz.dot
+
+    opened = []
+    monkeypatch.setattr(viz.dot.Drawing, "_view", lambda self, path, **kw: opened.append(path))
+    drawing = _drawing()
+    drawing.view(tmp_path / "v")
+    with pytest.raises(FileExistsError, match=r"view\(\.\.\., overwrite=True\)"):
+        drawing.view(tmp_path / "v")
+    drawing.view(tmp_path / "v", overwrite=True)
+    assert [str(p) for p in opened] == [str(tmp_path / "v.pdf")] * 2
+
+
+def test_drawing_render_refusal_names_the_call_that_replaces(tmp_path, fake_dot):
+    _drawing().render(tmp_path / "y", format="svg")
+    with pytest.raises(FileExistsError, match=r"render\(\.\.\., overwrite=True\)"):
+        _drawing().render(tmp_path / "y", format="svg")
+
+
+def test_drawing_render_names_the_file_as_graphviz_does_with_renderer_and_formatter(
+    tmp_path, fake_dot
+):
+    # graphviz.backend.rendering.get_outfile: filepath + [[.formatter].renderer].format
+    out = _drawing().render(tmp_path / "y", format="png", renderer="cairo", formatter="gd")
+    assert out == str(tmp_path / "y.gd.cairo.png")
+    out = _drawing().render(tmp_path / "z", format="png", renderer="cairo")
+    assert out == str(tmp_path / "z.cairo.png")
+
+
+def test_the_readme_quick_start_runs_twice_in_the_same_folder(tmp_path):
+    import re
+    import subprocess
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    quick_start = re.search(r"```python\n(.*?)```", readme, re.S).group(1)
+    assert 'render("out/y"' in quick_start  # the block that writes a file
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    for _ in range(2):
+        run = subprocess.run(
+            [sys.executable, "-c", quick_start], cwd=tmp_path, env=env, capture_output=True
+        )
+        assert run.returncode == 0, run.stderr.decode()
+    assert (tmp_path / "out" / "y.svg").exists()
