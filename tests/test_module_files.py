@@ -13,6 +13,7 @@ import pytest
 
 from tinygrad_lite import nn
 from tinygrad_lite.errors import DTypeError, ShapeError
+from tinygrad_lite.nn import module as module_py
 
 
 class Named(nn.Module):
@@ -54,13 +55,13 @@ def test_save_refuses_a_dangling_symlink_at_the_target(tmp_path):
 def test_save_never_replaces_a_file_created_while_it_was_saving(tmp_path, monkeypatch):
     path = tmp_path / "model.npz"
     model = two_layers()
-    real_state_dict = type(model).state_dict
+    real_npz_buffer = module_py._npz_buffer
 
-    def racing_state_dict(self):
+    def racing_npz_buffer(state):
         path.write_bytes(b"someone else's")  # appears after any check for it
-        return real_state_dict(self)
+        return real_npz_buffer(state)
 
-    monkeypatch.setattr(type(model), "state_dict", racing_state_dict)
+    monkeypatch.setattr(module_py, "_npz_buffer", racing_npz_buffer)
     with pytest.raises(FileExistsError):
         model.save(path)
     assert path.read_bytes() == b"someone else's"
@@ -315,3 +316,24 @@ def test_a_torch_save_file_is_named_as_one_with_the_way_to_load_it(tmp_path):
     torch.save(torch.nn.Linear(3, 2).state_dict(), path)
     with pytest.raises(ValueError, match=r"PyTorch file \(torch.save\).*torch.load"):
         nn.Linear(3, 2).load(path)
+
+
+def test_save_needs_about_one_archive_of_memory_above_the_model(tmp_path):
+    import tracemalloc
+
+    class Big(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(np.zeros(12_000_000, np.float32))  # 48 MB
+
+    # numpy writes an array to a zip member in copies of up to 16 MiB: the model is larger,
+    # so that the archive itself dominates what saving costs.
+    model, size = Big(), 48_000_000
+    tracemalloc.start()
+    try:
+        model.save(tmp_path / "big.npz")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1.5 * size, f"{peak:,} bytes above the model for an {size:,}-byte archive"
+    assert np.load(tmp_path / "big.npz")["w"].shape == (12_000_000,)

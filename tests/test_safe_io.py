@@ -419,3 +419,17 @@ def test_the_readme_quick_start_runs_twice_in_the_same_folder(tmp_path):
         )
         assert run.returncode == 0, run.stderr.decode()
     assert (tmp_path / "out" / "y.svg").exists()
+
+
+def test_a_memoryview_is_written_without_a_copy(tmp_path):
+    import tracemalloc
+
+    data = bytearray(b"x" * 8_000_000)
+    tracemalloc.start()
+    try:
+        write_file(tmp_path / "big.bin", memoryview(data))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000, f"{peak:,} bytes traced while writing 8 MB"
+    assert (tmp_path / "big.bin").stat().st_size == 8_000_000

@@ -72,7 +72,7 @@ def _create_temp(folder: Path, target: Path, mode: int = 0o666) -> tuple[int, Pa
     )
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def _write_all(fd: int, data: bytes | memoryview) -> None:
     view = memoryview(data)
     while view:
         written = os.write(fd, view)
@@ -102,7 +102,7 @@ def _rename_noreplace(temp: Path, target: Path) -> bool:
     raise OSError(code, os.strerror(code), str(target))
 
 
-def _create_in_place(target: Path, data: bytes) -> None:
+def _create_in_place(target: Path, data: bytes | memoryview) -> None:
     """The last resort: create `target` exclusively and write into it; on failure remove it
     (it is ours: O_EXCL guarantees that nothing was there)."""
     fd = os.open(target, _CREATE_FLAGS, 0o666)
@@ -115,7 +115,7 @@ def _create_in_place(target: Path, data: bytes) -> None:
     os.close(fd)
 
 
-def _publish_exclusive(temp: Path, target: Path, data: bytes) -> None:
+def _publish_exclusive(temp: Path, target: Path, data: bytes | memoryview) -> None:
     """Give the temporary file the name `target` only if nothing has that name."""
     try:
         # The temporary file is never a symlink (created with O_EXCL), so link's default
@@ -145,19 +145,26 @@ def _sync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def _bytes(data) -> bytes:
+def _bytes(data) -> bytes | memoryview:
+    """The bytes to write; bytes-like data as a view, never a copy (a saved model may be
+    most of the memory there is)."""
     if isinstance(data, str):
         return data.encode("utf-8")
-    if isinstance(data, (bytes, bytearray, memoryview)):
-        return bytes(data)
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, (bytearray, memoryview)):
+        return memoryview(data).cast("B")
     raise TypeError(
         f"write_file: data must be bytes or str, got {type(data).__name__} (encode text, or "
         "save arrays with numpy into a BytesIO first)"
     )
 
 
-def write_file(path, data: bytes | str, *, overwrite: bool = False) -> Path:
-    """Write `data` (bytes, or text written as UTF-8) to `path` and return the path.
+def write_file(
+    path, data: bytes | bytearray | memoryview | str, *, overwrite: bool = False
+) -> Path:
+    """Write `data` (bytes, a bytearray or memoryview, written without a copy, or text
+    written as UTF-8) to `path` and return the path.
 
     Raises `FileExistsError` when something already exists at `path` (a file, a folder or a
     symlink, even a dangling one) unless `overwrite=True`, also when it appears while the data
@@ -204,7 +211,7 @@ def _exists(target: Path, when: str) -> FileExistsError:
     )
 
 
-def _write_via_temp(target: Path, data: bytes, overwrite: bool) -> None:
+def _write_via_temp(target: Path, data: bytes | memoryview, overwrite: bool) -> None:
     folder = target.parent
     # A replaced regular file keeps its mode. Its data are written only after the temporary
     # file has that mode, and the temporary file starts private (0o600), so the contents of a
