@@ -309,7 +309,23 @@ def test_a_closed_stdout_is_one_line_not_a_traceback(monkeypatch, capsys):
     monkeypatch.setattr(viz.console, "print_tree", closed)
     code = main([*SCALAR, "--print"])
     err = capsys.readouterr().err
-    assert code == 2 and err.count("\n") == 1 and "output was closed" in err
+    assert code == 2 and err.count("\n") == 1
+    assert "standard output was closed (e.g. by | head)" in err
+
+
+@needs_dot
+def test_a_closed_stdout_after_writing_the_file_says_the_file_was_written(monkeypatch, capsys):
+    import viz.console
+
+    def closed(*args, **kwargs):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(viz.console, "print_tree", closed)
+    code = main([*SCALAR, "-o", "y.svg", "--print"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "standard output was closed" in err and "y.svg was written" in err
+    assert Path("y.svg").read_text(encoding="utf-8").lstrip().startswith("<?xml")
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
