@@ -323,6 +323,12 @@ def test_a_matmul_shape_error_suggests_the_transpose_the_language_has(capsys):
     assert ".T" not in err
 
 
+def test_softmax_of_an_empty_vector_draws_an_empty_result_as_torch(capsys):
+    code, out, err = run(["draw", "softmax(x)", "--set", "x=zeros(0)", "--print"], capsys)
+    assert code == 0, err
+    assert "softmax (0,)" in out
+
+
 def test_a_broadcast_error_does_not_suggest_reshape(capsys):
     argv = ["draw", "X + W", "--set", "X=ones(3,4)", "--set", "W=ones(3,5)", "--print"]
     err = assert_user_error(argv, capsys, contains="(3, 4) and (3, 5)")
