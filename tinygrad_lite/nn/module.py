@@ -359,9 +359,12 @@ class Module:
     def load(self, path: str | os.PathLike, strict: bool = True):
         """Load a state dict saved by `save` (an .npz archive), all-or-nothing as
         `load_state_dict`. Never unpickles (`allow_pickle=False`): a file holding Python objects
-        is refused, as is anything that is not an .npz archive, with what it is instead. Each
-        entry is sized from its header first: the data of an entry with an unexpected name,
-        shape or dtype is never read (a forged header cannot make it allocate)."""
+        is refused, as is anything that is not an .npz archive, with what it is instead (a
+        torch.save file is named as one: load it with torch.load and pass the state dict to
+        `load_state_dict`). Each entry is sized from its header first: the data of an entry
+        with an unexpected name, shape or dtype is never read, and a dtype that could never
+        load is refused from the header (a forged header cannot make it allocate). With
+        `strict=False` a member that is not an array (a README) is an unexpected key."""
         path = os.fspath(path)
         _check_npz(path)
         targets = dict(self.named_parameters())
