@@ -302,6 +302,12 @@ def test_set_with_spaces_says_how_to_write_it(words, fix, capsys):
     assert err.strip().endswith(f"write {fix}")
 
 
+def test_set_followed_by_the_expression_is_not_suggested_as_a_value(capsys):
+    # `--set b EXPR`: 'b=sqrt(x**2 + b)' would be refused as a value, so it is not suggested
+    err = assert_user_error(["draw", "--set", "x=3", "--set", "b", "sqrt(x**2 + b)"], capsys)
+    assert "--set needs NAME=VALUE, got 'b'" in err and "write --set" not in err
+
+
 def test_set_without_a_value_before_an_option_asks_for_name_equals_value(capsys):
     err = assert_user_error(["draw", "x", "--set", "x", "-o", "y.dot"], capsys)
     assert "--set needs NAME=VALUE" in err and "x=-o" not in err
@@ -315,6 +321,12 @@ def test_a_matmul_shape_error_suggests_the_transpose_the_language_has(capsys):
     argv = ["draw", "X @ W", "--set", "X=ones(2,3)", "--set", "W=ones(2,3)", "--print"]
     err = assert_user_error(argv, capsys, contains="transpose(X)")
     assert ".T" not in err
+
+
+def test_softmax_of_an_empty_vector_draws_an_empty_result_as_torch(capsys):
+    code, out, err = run(["draw", "softmax(x)", "--set", "x=zeros(0)", "--print"], capsys)
+    assert code == 0, err
+    assert "softmax (0,)" in out
 
 
 def test_a_broadcast_error_does_not_suggest_reshape(capsys):

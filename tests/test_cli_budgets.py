@@ -161,6 +161,34 @@ def test_npy_shorter_than_its_header_says_is_refused(capsys):
     assert_one_line_error(argv, capsys, "truncated")
 
 
+def test_npy_whose_header_length_is_huge_is_refused_before_numpy_reads_it(capsys, monkeypatch):
+    # 20 bytes: the magic, version 2.0, and a header length of 0xFFFFFFF0 (4 GiB to allocate)
+    with open("hugehdr.npy", "wb") as handle:
+        handle.write(b"\x93NUMPY\x02\x00" + (0xFFFFFFF0).to_bytes(4, "little") + b"\0" * 8)
+
+    def never(*args, **kwargs):
+        raise AssertionError("numpy must not read a header of that length")
+
+    monkeypatch.setattr(np.lib.format, "read_array_header_2_0", never)
+    argv = ["draw", "W", "--set", "W=@hugehdr.npy", "--print"]
+    assert_one_line_error(argv, capsys, "the header is too large")
+
+
+def test_npy_whose_header_length_exceeds_the_file_is_called_truncated(capsys):
+    with open("cut.npy", "wb") as handle:
+        handle.write(b"\x93NUMPY\x01\x00" + (5000).to_bytes(2, "little") + b"{'descr'")
+    argv = ["draw", "W", "--set", "W=@cut.npy", "--print"]
+    assert_one_line_error(argv, capsys, "truncated")
+
+
+def test_valid_npy_with_a_header_beyond_numpys_limit_is_not_called_a_non_npy_file(capsys):
+    many_fields = np.dtype([(f"field_{i}", "<f8") for i in range(600)])
+    np.save("wide.npy", np.zeros(1, many_fields))
+    argv = ["draw", "W", "--set", "W=@wide.npy", "--print"]
+    err = assert_one_line_error(argv, capsys, "the header is too large")
+    assert "not a .npy file" not in err
+
+
 def test_npz_given_to_set_says_what_it_is(capsys):
     np.savez("two.npz", a=np.ones(2), b=np.zeros(2))
     argv = ["draw", "W", "--set", "W=@two.npz", "--print"]
@@ -281,7 +309,23 @@ def test_a_closed_stdout_is_one_line_not_a_traceback(monkeypatch, capsys):
     monkeypatch.setattr(viz.console, "print_tree", closed)
     code = main([*SCALAR, "--print"])
     err = capsys.readouterr().err
-    assert code == 2 and err.count("\n") == 1 and "output was closed" in err
+    assert code == 2 and err.count("\n") == 1
+    assert "standard output was closed (e.g. by | head)" in err
+
+
+@needs_dot
+def test_a_closed_stdout_after_writing_the_file_says_the_file_was_written(monkeypatch, capsys):
+    import viz.console
+
+    def closed(*args, **kwargs):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(viz.console, "print_tree", closed)
+    code = main([*SCALAR, "-o", "y.svg", "--print"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "standard output was closed" in err and "y.svg was written" in err
+    assert Path("y.svg").read_text(encoding="utf-8").lstrip().startswith("<?xml")
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")

@@ -13,6 +13,7 @@ import pytest
 
 from tinygrad_lite import nn
 from tinygrad_lite.errors import DTypeError, ShapeError
+from tinygrad_lite.nn import module as module_py
 
 
 class Named(nn.Module):
@@ -54,13 +55,13 @@ def test_save_refuses_a_dangling_symlink_at_the_target(tmp_path):
 def test_save_never_replaces_a_file_created_while_it_was_saving(tmp_path, monkeypatch):
     path = tmp_path / "model.npz"
     model = two_layers()
-    real_state_dict = type(model).state_dict
+    real_npz_buffer = module_py._npz_buffer
 
-    def racing_state_dict(self):
+    def racing_npz_buffer(state):
         path.write_bytes(b"someone else's")  # appears after any check for it
-        return real_state_dict(self)
+        return real_npz_buffer(state)
 
-    monkeypatch.setattr(type(model), "state_dict", racing_state_dict)
+    monkeypatch.setattr(module_py, "_npz_buffer", racing_npz_buffer)
     with pytest.raises(FileExistsError):
         model.save(path)
     assert path.read_bytes() == b"someone else's"
@@ -255,3 +256,84 @@ def test_loading_a_folder_is_refused(tmp_path):
     (tmp_path / "model.npz").mkdir()
     with pytest.raises((ValueError, IsADirectoryError), match="model.npz"):
         nn.Linear(1, 1).load(tmp_path / "model.npz")
+
+
+def npz_of_headers(path, headers: dict) -> None:
+    """An archive whose entries are bare .npy headers {key: (descr, shape)}, no data."""
+    with zipfile.ZipFile(path, "w") as archive:
+        for key, (descr, shape) in headers.items():
+            with archive.open(f"{key}.npy", "w") as member:
+                header = {"descr": descr, "fortran_order": False, "shape": shape}
+                np.lib.format.write_array_header_1_0(member, header)
+
+
+def test_forged_huge_dtypes_are_refused_from_the_header_without_allocating(tmp_path, monkeypatch):
+    path = tmp_path / "forged.npz"
+    npz_of_headers(path, {"weight": ("|V2147483647", (2, 3)), "bias": ("<U500000000", (2,))})
+    real_zeros = np.zeros
+
+    def small_zeros(shape, dtype=float, *args, **kwargs):
+        assert np.dtype(dtype).itemsize <= 16, f"np.zeros of a {dtype} element"
+        return real_zeros(shape, dtype, *args, **kwargs)
+
+    monkeypatch.setattr(np, "zeros", small_zeros)
+    with pytest.raises(DTypeError) as info:
+        nn.Linear(3, 2).load(path)
+    assert "'weight'" in str(info.value) and "V2147483647" in str(info.value)
+    assert "'bias'" in str(info.value) and "U500000000" in str(info.value)
+
+
+def test_an_entry_with_a_negative_dimension_is_named_as_an_invalid_shape(tmp_path):
+    path = tmp_path / "neg.npz"
+    npz_of_headers(path, {"weight": ("<f8", (-2, 3))})
+    with pytest.raises(ValueError, match=r"the entry 'weight' has an invalid shape \(-2, 3\)"):
+        nn.Linear(3, 2).load(path)
+
+
+def test_a_torch_bfloat16_state_dict_loads_cast_as_torch_does():
+    torch = pytest.importorskip("torch")
+    source = torch.nn.Linear(3, 2).to(torch.bfloat16)
+    layer = nn.Linear(3, 2)
+    assert layer.load_state_dict(source.state_dict()) == {"missing_keys": [], "unexpected_keys": []}
+    expected = source.weight.detach().float().numpy()
+    np.testing.assert_array_equal(layer.weight.data, expected.astype(layer.weight.data.dtype))
+
+
+def test_non_strict_load_skips_a_member_that_is_not_an_array(tmp_path):
+    path = tmp_path / "notes.npz"
+    nn.Linear(3, 2).save(path)
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr("README.txt", "notes")
+    assert nn.Linear(3, 2).load(path, strict=False) == {
+        "missing_keys": [],
+        "unexpected_keys": ["README.txt"],
+    }
+
+
+def test_a_torch_save_file_is_named_as_one_with_the_way_to_load_it(tmp_path):
+    torch = pytest.importorskip("torch")
+    path = tmp_path / "model.pt"
+    torch.save(torch.nn.Linear(3, 2).state_dict(), path)
+    with pytest.raises(ValueError, match=r"PyTorch file \(torch.save\).*torch.load"):
+        nn.Linear(3, 2).load(path)
+
+
+def test_save_needs_about_one_archive_of_memory_above_the_model(tmp_path):
+    import tracemalloc
+
+    class Big(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(np.zeros(12_000_000, np.float32))  # 48 MB
+
+    # numpy writes an array to a zip member in copies of up to 16 MiB: the model is larger,
+    # so that the archive itself dominates what saving costs.
+    model, size = Big(), 48_000_000
+    tracemalloc.start()
+    try:
+        model.save(tmp_path / "big.npz")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1.5 * size, f"{peak:,} bytes above the model for an {size:,}-byte archive"
+    assert np.load(tmp_path / "big.npz")["w"].shape == (12_000_000,)

@@ -196,6 +196,42 @@ def test_overwrite_keeps_the_permissions_of_the_replaced_file(tmp_path):
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
 
 
+def test_a_private_file_is_never_readable_by_others_while_it_is_replaced(tmp_path, monkeypatch):
+    target = tmp_path / "private.txt"
+    target.write_text("old secret")
+    target.chmod(0o600)
+    modes = []
+    real_write_all = safe_io._write_all
+
+    def spy(fd, data):  # the temporary file's mode when the data goes in
+        modes.append(stat.S_IMODE(os.fstat(fd).st_mode))
+        real_write_all(fd, data)
+
+    monkeypatch.setattr(safe_io, "_write_all", spy)
+    previous = os.umask(0o022)  # the usual umask, under which a new file is 0o644
+    try:
+        write_file(target, "new secret", overwrite=True)
+    finally:
+        os.umask(previous)
+    assert modes == [0o600]
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+
+
+def test_the_mode_of_a_replaced_file_is_kept_when_it_is_wider_than_private(tmp_path):
+    target = tmp_path / "shared.txt"
+    target.write_text("old")
+    target.chmod(0o640)
+    write_file(target, "new", overwrite=True)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+
+
+def test_a_path_ending_in_a_separator_names_a_folder_and_creates_nothing(tmp_path):
+    for overwrite in (False, True):
+        with pytest.raises(IsADirectoryError):
+            write_file(str(tmp_path / "out.txt") + os.sep, "x", overwrite=overwrite)
+    assert os.listdir(tmp_path) == []
+
+
 def test_the_umask_is_never_changed_not_even_briefly(tmp_path, monkeypatch):
     def no_umask_changes(mask):
         raise AssertionError("os.umask changes the mask of every thread in the process")
@@ -335,3 +371,65 @@ def test_drawing_save_refuses_an_existing_source(tmp_path):
     with pytest.raises(FileExistsError):
         _drawing().save(tmp_path / "g.gv")
     assert (tmp_path / "g.gv").read_text() == "precious"
+
+
+def test_drawing_view_of_the_same_name_again_needs_overwrite_and_accepts_it(
+    tmp_path, fake_dot, monkeypatch
+):
+    import viz.dot
+
+    opened = []
+    monkeypatch.setattr(viz.dot.Drawing, "_view", lambda self, path, **kw: opened.append(path))
+    drawing = _drawing()
+    drawing.view(tmp_path / "v")
+    with pytest.raises(FileExistsError, match=r"view\(\.\.\., overwrite=True\)"):
+        drawing.view(tmp_path / "v")
+    drawing.view(tmp_path / "v", overwrite=True)
+    assert [str(p) for p in opened] == [str(tmp_path / "v.pdf")] * 2
+
+
+def test_drawing_render_refusal_names_the_call_that_replaces(tmp_path, fake_dot):
+    _drawing().render(tmp_path / "y", format="svg")
+    with pytest.raises(FileExistsError, match=r"render\(\.\.\., overwrite=True\)"):
+        _drawing().render(tmp_path / "y", format="svg")
+
+
+def test_drawing_render_names_the_file_as_graphviz_does_with_renderer_and_formatter(
+    tmp_path, fake_dot
+):
+    # graphviz.backend.rendering.get_outfile: filepath + [[.formatter].renderer].format
+    out = _drawing().render(tmp_path / "y", format="png", renderer="cairo", formatter="gd")
+    assert out == str(tmp_path / "y.gd.cairo.png")
+    out = _drawing().render(tmp_path / "z", format="png", renderer="cairo")
+    assert out == str(tmp_path / "z.cairo.png")
+
+
+def test_the_readme_quick_start_runs_twice_in_the_same_folder(tmp_path):
+    import re
+    import subprocess
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    quick_start = re.search(r"```python\n(.*?)```", readme, re.S).group(1)
+    assert 'render("out/y"' in quick_start  # the block that writes a file
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    for _ in range(2):
+        run = subprocess.run(
+            [sys.executable, "-c", quick_start], cwd=tmp_path, env=env, capture_output=True
+        )
+        assert run.returncode == 0, run.stderr.decode()
+    assert (tmp_path / "out" / "y.svg").exists()
+
+
+def test_a_memoryview_is_written_without_a_copy(tmp_path):
+    import tracemalloc
+
+    data = bytearray(b"x" * 8_000_000)
+    tracemalloc.start()
+    try:
+        write_file(tmp_path / "big.bin", memoryview(data))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000, f"{peak:,} bytes traced while writing 8 MB"
+    assert (tmp_path / "big.bin").stat().st_size == 8_000_000

@@ -273,6 +273,30 @@ def test_softmax_of_a_0d_tensor_has_gradient_zero_as_torch():
     assert x.grad.item() == 0.0
 
 
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@pytest.mark.parametrize(("shape", "dim"), [((0,), 0), ((3, 0), 1), ((0, 3), 1), ((0, 3), 0)])
+def test_softmax_of_an_empty_tensor_is_empty_as_torch(name, shape, dim):
+    x = Tensor(np.zeros(shape), requires_grad=True)
+    t = torch.zeros(shape, dtype=torch.float64, requires_grad=True)
+    ours, theirs = getattr(x, name)(dim), getattr(t, name)(dim)
+    assert ours.shape == tuple(theirs.shape) == shape
+    ours.sum().backward()
+    theirs.sum().backward()
+    assert x.grad.shape == tuple(t.grad.shape)
+
+
+def test_an_error_that_is_not_about_broadcasting_gets_no_broadcasting_hint():
+    from tinygrad_lite import ops
+    from tinygrad_lite.tensor_ops._core import _shape_error
+
+    numpy_says = ValueError("zero-size array to reduction operation maximum which has no identity")
+    err = _shape_error(ops.SOFTMAX, [np.zeros(0)], (0,), numpy_says)
+    assert "no identity" in str(err) and "reshape" not in str(err)
+    mismatch = ValueError("operands could not be broadcast together with shapes (3,) (4,)")
+    err = _shape_error(ops.ADD, [np.zeros(3), np.zeros(4)], (), mismatch)
+    assert "equal or 1 in each trailing axis" in str(err)
+
+
 def test_a_0d_tensor_still_refuses_dim_1():
     with pytest.raises(ShapeError, match="out of range"):
         Tensor(1.0).sum(1)

@@ -142,10 +142,26 @@ def _check_set_spacing(argv: list[str]) -> None:
             value = following[0] if following else None
         if not value or (value.startswith("-") and not value[1:2].isdigit()):
             continue  # an option, not a value: parse_assignment says NAME=VALUE
+        if not _parses_as_value(value, name):  # e.g. the expression, after `--set b`
+            raise UsageError(f"--set needs NAME=VALUE, got {name!r}")
         raise UsageError(
             "--set takes NAME=VALUE as one word, without spaces: write --set "
             + shlex.quote(f"{name}={value}")
         )
+
+
+def _parses_as_value(value: str, name: str) -> bool:
+    """Whether `--set NAME=value` would be accepted (so that suggesting it helps); an
+    `@file.npy` is taken as one without reading the file."""
+    if value.startswith("@"):
+        return True
+    from viz.expr import ExprError, parse_value
+
+    try:
+        parse_value(value, name)
+    except (ExprError, ValueError, TypeError, MemoryError):
+        return False
+    return True
 
 
 def _check_output(path: str, overwrite: bool) -> str:
@@ -250,12 +266,26 @@ def _draw(args: argparse.Namespace) -> int:
                 backward=args.backward,
                 title=args.title,
             )
-    if drawing is not None:
-        _write(args.output, _render(drawing, fmt), args.overwrite)
-        print(f"wrote {_shown(args.output)}")
-    if args.print_tree:
-        print_tree(target)
+    written = None
+    try:
+        if drawing is not None:
+            _write(args.output, _render(drawing, fmt), args.overwrite)
+            written = args.output
+            print(f"wrote {_shown(args.output)}")
+        if args.print_tree:
+            print_tree(target)
+    except BrokenPipeError:  # graphviz's pipe has its own message (_render): this is stdout
+        raise _StdoutClosed(written) from None
     return 0
+
+
+class _StdoutClosed(Exception):
+    """Standard output was closed by its reader (`| head`) after `written` (a path, or None)
+    was written."""
+
+    def __init__(self, written: str | None) -> None:
+        super().__init__(written)
+        self.written = written
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -294,13 +324,18 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # stdout closed early (`| head`)
+    except (_StdoutClosed, BrokenPipeError) as err:  # stdout closed early (`| head`)
         if sys.stdout is sys.__stdout__:  # keep the flush at exit from failing a second time
             try:
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             except (OSError, ValueError):
                 pass
-        print(f"{parser.prog}: error: the output was closed before it was written", file=sys.stderr)
+        written = getattr(err, "written", None)
+        print(
+            f"{parser.prog}: error: standard output was closed (e.g. by | head) before "
+            "everything was printed" + (f"; {_shown(written)} was written" if written else ""),
+            file=sys.stderr,
+        )
         return 2
 
 

@@ -547,7 +547,8 @@ MIN = defop("min", min_forward, max_vjp)  # the same rule: the winners are where
 def _shift(x, axis):
     """The max along `axis` (kept), 0 where it is not finite: subtracting it makes exp never
     overflow, and an all -inf slice then gives log(0) = -inf rather than NaN."""
-    m = np.max(x, axis=axis, keepdims=True)
+    # initial=-inf: an empty slice has no max (numpy would raise); its sum of exp is 0.
+    m = np.max(x, axis=axis, keepdims=True, initial=-np.inf)
     return np.where(np.isfinite(m), m, scalar(0, m.dtype))
 
 
@@ -574,7 +575,9 @@ LOGSUMEXP = defop("logsumexp", logsumexp_forward, logsumexp_vjp)
 
 
 def softmax_forward(x, axis):
-    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    # initial=-inf only matters for an empty slice (numpy has no max to give): the result
+    # is then empty, as in torch.
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True, initial=-np.inf))
     return e / np.sum(e, axis=axis, keepdims=True)
 
 

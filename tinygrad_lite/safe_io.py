@@ -57,13 +57,14 @@ def _temp_name(target: Path) -> str:
     return f".{target.name[:40]}.{secrets.token_hex(8)}.tmp"
 
 
-def _create_temp(folder: Path, target: Path) -> tuple[int, Path]:
-    """Create a new empty file exclusively in `folder`; anything already at a candidate name
-    (a file, or a symlink planted there) is left alone and another name is tried."""
+def _create_temp(folder: Path, target: Path, mode: int = 0o666) -> tuple[int, Path]:
+    """Create a new empty file exclusively in `folder` with `mode` (less the umask); anything
+    already at a candidate name (a file, or a symlink planted there) is left alone and another
+    name is tried."""
     for _ in range(_TEMP_ATTEMPTS):
         temp = folder / _temp_name(target)
         try:
-            return os.open(temp, _CREATE_FLAGS, 0o666), temp
+            return os.open(temp, _CREATE_FLAGS, mode), temp
         except FileExistsError:
             continue
     raise FileExistsError(
@@ -71,7 +72,7 @@ def _create_temp(folder: Path, target: Path) -> tuple[int, Path]:
     )
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def _write_all(fd: int, data: bytes | memoryview) -> None:
     view = memoryview(data)
     while view:
         written = os.write(fd, view)
@@ -101,7 +102,7 @@ def _rename_noreplace(temp: Path, target: Path) -> bool:
     raise OSError(code, os.strerror(code), str(target))
 
 
-def _create_in_place(target: Path, data: bytes) -> None:
+def _create_in_place(target: Path, data: bytes | memoryview) -> None:
     """The last resort: create `target` exclusively and write into it; on failure remove it
     (it is ours: O_EXCL guarantees that nothing was there)."""
     fd = os.open(target, _CREATE_FLAGS, 0o666)
@@ -114,7 +115,7 @@ def _create_in_place(target: Path, data: bytes) -> None:
     os.close(fd)
 
 
-def _publish_exclusive(temp: Path, target: Path, data: bytes) -> None:
+def _publish_exclusive(temp: Path, target: Path, data: bytes | memoryview) -> None:
     """Give the temporary file the name `target` only if nothing has that name."""
     try:
         # The temporary file is never a symlink (created with O_EXCL), so link's default
@@ -144,19 +145,26 @@ def _sync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def _bytes(data) -> bytes:
+def _bytes(data) -> bytes | memoryview:
+    """The bytes to write; bytes-like data as a view, never a copy (a saved model may be
+    most of the memory there is)."""
     if isinstance(data, str):
         return data.encode("utf-8")
-    if isinstance(data, (bytes, bytearray, memoryview)):
-        return bytes(data)
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, (bytearray, memoryview)):
+        return memoryview(data).cast("B")
     raise TypeError(
         f"write_file: data must be bytes or str, got {type(data).__name__} (encode text, or "
         "save arrays with numpy into a BytesIO first)"
     )
 
 
-def write_file(path, data: bytes | str, *, overwrite: bool = False) -> Path:
-    """Write `data` (bytes, or text written as UTF-8) to `path` and return the path.
+def write_file(
+    path, data: bytes | bytearray | memoryview | str, *, overwrite: bool = False
+) -> Path:
+    """Write `data` (bytes, a bytearray or memoryview, written without a copy, or text
+    written as UTF-8) to `path` and return the path.
 
     Raises `FileExistsError` when something already exists at `path` (a file, a folder or a
     symlink, even a dangling one) unless `overwrite=True`, also when it appears while the data
@@ -177,9 +185,13 @@ def write_file(path, data: bytes | str, *, overwrite: bool = False) -> Path:
     >>> write_file(p, "again", overwrite=True).read_text()
     'again'
     """
-    target = Path(os.fsdecode(path))
+    text = os.fsdecode(path)
+    target = Path(text)
     data = _bytes(data)
-    if not target.name or target.name in (".", ".."):
+    # Path() drops a trailing separator ("out.txt/" would become "out.txt"): open() treats
+    # such a path as a folder, and so does write_file.
+    ends_in_separator = text.endswith(os.sep) or bool(os.altsep and text.endswith(os.altsep))
+    if ends_in_separator or not target.name or target.name in (".", ".."):
         raise IsADirectoryError(errno.EISDIR, "a file name is needed, not a folder", str(path))
     if not overwrite and os.path.lexists(target):
         raise _exists(target, "")
@@ -199,14 +211,18 @@ def _exists(target: Path, when: str) -> FileExistsError:
     )
 
 
-def _write_via_temp(target: Path, data: bytes, overwrite: bool) -> None:
+def _write_via_temp(target: Path, data: bytes | memoryview, overwrite: bool) -> None:
     folder = target.parent
-    fd, temp = _create_temp(folder, target)
+    # A replaced regular file keeps its mode. Its data are written only after the temporary
+    # file has that mode, and the temporary file starts private (0o600), so the contents of a
+    # private file are never readable by others, not even while they are being written.
+    kept_mode = _regular_mode(target) if overwrite else None
+    fd, temp = _create_temp(folder, target, 0o666 if kept_mode is None else 0o600)
     try:
         try:
+            if kept_mode is not None and hasattr(os, "fchmod"):
+                os.fchmod(fd, kept_mode)
             _write_all(fd, data)
-            if overwrite:
-                _keep_mode_of(target, fd)
         finally:
             os.close(fd)
         if overwrite:
@@ -224,11 +240,11 @@ def _write_via_temp(target: Path, data: bytes, overwrite: bool) -> None:
             pass
 
 
-def _keep_mode_of(target: Path, fd: int) -> None:
-    """Give the new file the permission bits of the regular file it replaces."""
+def _regular_mode(target: Path) -> int | None:
+    """The permission bits of the regular file at `target`, or None (nothing there, a
+    symlink, a folder...)."""
     try:
         info = os.lstat(target)
     except OSError:
-        return
-    if stat.S_ISREG(info.st_mode) and hasattr(os, "fchmod"):
-        os.fchmod(fd, stat.S_IMODE(info.st_mode))
+        return None
+    return stat.S_IMODE(info.st_mode) if stat.S_ISREG(info.st_mode) else None

@@ -105,6 +105,7 @@ class Drawing(graphviz.Digraph):
         overwrite: bool = False,
         raise_if_result_exists: bool = False,
         overwrite_source: bool = False,
+        _call: str = "render",
     ) -> str:
         """graphviz's `render`, with its file names (the source at `filename`, the result at
         `filename.<format>` or `outfile`), but written through `tinygrad_lite.safe_io`:
@@ -125,15 +126,15 @@ class Drawing(graphviz.Digraph):
             self.directory = directory
         fmt = format or self.format
         source = Path(self.filepath)
-        parts = [fmt, renderer, formatter]
+        parts = [formatter, renderer, fmt]  # graphviz's order: y.cairo.png, not y.png.cairo
         result = outfile or Path(f"{source}." + ".".join(p for p in parts if p))
         if not overwrite:
             existing = [str(p) for p in ([result] if cleanup else [source, result])]
             existing = [p for p in existing if os.path.lexists(p)]
             if existing:
                 raise FileExistsError(
-                    f"render: {', '.join(existing)} already exist(s); pass overwrite=True to "
-                    "replace them or choose another name"
+                    f"{_call}: {', '.join(existing)} already exist(s); call "
+                    f"{_call}(..., overwrite=True) to replace them, or choose another name"
                 )
         data = self.pipe(
             format=fmt,
@@ -150,6 +151,30 @@ class Drawing(graphviz.Digraph):
         if view or quiet_view:
             self._view(result, format=fmt, quiet=quiet_view)
         return str(result)
+
+    def view(
+        self,
+        filename=None,
+        directory=None,
+        cleanup: bool = False,
+        quiet: bool = False,
+        quiet_view: bool = False,
+        *,
+        overwrite: bool = False,
+    ) -> str:
+        """graphviz's `view` (render, then open the result in a viewer), written through
+        `tinygrad_lite.safe_io` as `render`: pass `overwrite=True` to view the same name again
+        (the files of the previous view are then replaced)."""
+        return self.render(
+            filename=filename,
+            directory=directory,
+            view=True,
+            cleanup=cleanup,
+            quiet=quiet,
+            quiet_view=quiet_view,
+            overwrite=overwrite,
+            _call="view",
+        )
 
 
 @dataclass

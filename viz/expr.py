@@ -22,6 +22,7 @@ import math
 import operator
 import os
 import stat
+import struct
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 
@@ -51,6 +52,7 @@ __all__ = [
 MAX_LENGTH = 1000  # characters in one expression or --set value
 MAX_DEPTH = 60  # nesting of the syntax tree (parentheses, calls, operator chains)
 MAX_ELEMENTS = 1_000_000  # elements in any tensor an expression may create or combine
+_MAX_NPY_HEADER = 10_000  # bytes: numpy's own max_header_size for read_array
 # Elements over all the nodes of one graph (leaves included): 80 MB of float64, so that with
 # the gradients backward keeps a drawing stays well under a gigabyte however it is written.
 MAX_TOTAL_ELEMENTS = 10_000_000
@@ -937,15 +939,34 @@ def _npy_header(handle, shown: str, path: str) -> tuple[np.dtype, tuple, int]:
     if start != b"\x93NUMPY":
         raise ExprError(f"{shown}: {path!r} is not a .npy file (it does not start like one)")
     version = np.lib.format.read_magic(handle)
-    if version == (1, 0):
-        shape, _, dtype = np.lib.format.read_array_header_1_0(handle)
-    elif version == (2, 0):
-        shape, _, dtype = np.lib.format.read_array_header_2_0(handle)
-    else:  # 3.0 only adds UTF-8 field names, i.e. structured arrays, which are refused anyway
+    if version not in ((1, 0), (2, 0)):
+        # 3.0 only adds UTF-8 field names, i.e. structured arrays, which are refused anyway
         raise ExprError(
             f"{shown}: {path!r} is a .npy file of version {version}; save a plain "
             "numeric array with np.save"
         )
+    # The header's length comes first (2 bytes in 1.0, 4 in 2.0): check it against numpy's
+    # limit and the file's size before numpy reads (and allocates) that many bytes.
+    length_format = "<H" if version == (1, 0) else "<I"
+    length_bytes = handle.read(struct.calcsize(length_format))
+    if len(length_bytes) < struct.calcsize(length_format):
+        raise ExprError(f"{shown}: {path!r} is truncated: it ends inside its .npy header")
+    (length,) = struct.unpack(length_format, length_bytes)
+    if length > _MAX_NPY_HEADER:
+        raise ExprError(
+            f"{shown}: {path!r}: the header is too large ({length:,} bytes; numpy reads at most "
+            f"{_MAX_NPY_HEADER:,}); save a plain numeric array with np.save"
+        )
+    if handle.tell() + length > os.fstat(handle.fileno()).st_size:
+        raise ExprError(
+            f"{shown}: {path!r} is truncated: its header claims {length:,} bytes, more than "
+            "the file holds"
+        )
+    handle.seek(8)  # just after the magic string and the version
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(handle)
+    else:
+        shape, _, dtype = np.lib.format.read_array_header_2_0(handle)
     return dtype, tuple(int(d) for d in shape), handle.tell()
 
 

@@ -343,9 +343,13 @@ class Module:
             raise ValueError(f"save: the file name must end in .npz, got {path!r}")
         if not overwrite and os.path.lexists(path):  # fail before the work; write_file rechecks
             raise FileExistsError(f"save: {path} already exists; pass overwrite=True to replace it")
-        archive = _npz_bytes(self.state_dict())
+        # The arrays themselves, not state_dict()'s copies, and the archive's buffer as a view:
+        # saving costs one archive's worth of memory above the model, as np.savez.
+        arrays = [(n, p.data) for n, p in self.named_parameters()]
+        arrays += [(n, b.data) for n, b in self.named_buffers()]
+        archive = _npz_buffer(dict(arrays))
         try:
-            write_file(path, archive, overwrite=overwrite)
+            write_file(path, archive.getbuffer(), overwrite=overwrite)
         except FileExistsError:
             raise FileExistsError(
                 f"save: {path} already exists (it appeared while saving); pass overwrite=True "
@@ -355,15 +359,18 @@ class Module:
     def load(self, path: str | os.PathLike, strict: bool = True):
         """Load a state dict saved by `save` (an .npz archive), all-or-nothing as
         `load_state_dict`. Never unpickles (`allow_pickle=False`): a file holding Python objects
-        is refused, as is anything that is not an .npz archive, with what it is instead. Each
-        entry is sized from its header first: the data of an entry with an unexpected name,
-        shape or dtype is never read (a forged header cannot make it allocate)."""
+        is refused, as is anything that is not an .npz archive, with what it is instead (a
+        torch.save file is named as one: load it with torch.load and pass the state dict to
+        `load_state_dict`). Each entry is sized from its header first: the data of an entry
+        with an unexpected name, shape or dtype is never read, and a dtype that could never
+        load is refused from the header (a forged header cannot make it allocate). With
+        `strict=False` a member that is not an array (a README) is an unexpected key."""
         path = os.fspath(path)
         _check_npz(path)
         targets = dict(self.named_parameters())
         targets.update(self.named_buffers())
         try:
-            arrays = _read_npz(path, targets)
+            arrays = _read_npz(path, targets, strict)
         except zipfile.BadZipFile as err:
             raise ValueError(f"load: {path} is a damaged .npz archive ({err})") from None
         return self.load_state_dict(arrays, strict=strict)
@@ -414,7 +421,7 @@ def _dtype_problem(key: str, source: np.dtype, target: np.dtype) -> str:
     )
 
 
-def _npz_bytes(state: dict) -> bytes:
+def _npz_buffer(state: dict) -> io.BytesIO:
     """An .npz archive as np.savez writes it (one `key.npy` member per array, stored), with
     the keys as given: np.savez takes them as keyword arguments, which drops "allow_pickle"
     and fails on "file"."""
@@ -428,7 +435,7 @@ def _npz_bytes(state: dict) -> bytes:
                 )
             with zf.open(f"{key}.npy", "w", force_zip64=True) as member:
                 np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
-    return buffer.getvalue()
+    return buffer
 
 
 def _check_npz(path: str) -> None:
@@ -460,18 +467,41 @@ def _check_npz(path: str) -> None:
     )
 
 
-def _read_npz(path: str, targets: dict) -> dict:
-    """The entries of an .npz archive; those that cannot load into `targets` (name, shape or
-    dtype) as zero-cost placeholders of their shape and dtype, never read."""
+def _read_npz(path: str, targets: dict, strict: bool = True) -> dict:
+    """The entries of an .npz archive that can load into `targets`, read; the others sized
+    from their headers only, never read. An entry with a wanted name but a shape that does not
+    fit stands in as a zero-strided view of one element (its dtype is a float of at most 16
+    bytes by then, so that costs nothing); one with an unexpected name as an empty array; the
+    dtypes that could never load (text, records, integers into a float parameter...) are
+    refused from the header, with every such entry named, before anything is allocated."""
     arrays = {}
+    wrong_dtypes = []
     with zipfile.ZipFile(path) as archive:
-        for info in archive.infolist():
+        infos = archive.infolist()
+        if any(i.filename == "data.pkl" or i.filename.endswith("/data.pkl") for i in infos):
+            raise ValueError(
+                f"load: {path} is a PyTorch file (torch.save), which Module.load never "
+                "unpickles; load it with torch.load(path) and pass the state dict to "
+                "load_state_dict"
+            )
+        for info in infos:
             name = info.filename
+            if not name.endswith(".npy") and not strict:
+                arrays[name] = _UNREAD  # not an array (a README...): an unexpected key
+                continue
             key = name[:-4] if name.endswith(".npy") else name
+            target = targets.get(key)
+            if target is None:
+                arrays[key] = _UNREAD  # named in unexpected_keys; its data are never needed
+                continue
             with archive.open(info) as member:
                 dtype, shape = _npy_member_header(member, path, key)
-            target = targets.get(key)
-            if target is None or target.shape != shape or not _loads_into(dtype, target.data.dtype):
+            if any(d < 0 for d in shape):
+                raise ValueError(f"load: {path}: the entry {key!r} has an invalid shape {shape}")
+            if not _header_loads_into(dtype, target.data.dtype):
+                wrong_dtypes.append(_dtype_problem(key, dtype, target.data.dtype))
+                continue
+            if target.shape != shape:
                 # Its name, shape and dtype are all load_state_dict needs to refuse it.
                 arrays[key] = np.broadcast_to(np.zeros((), dtype), shape)
                 continue
@@ -480,7 +510,21 @@ def _read_npz(path: str, targets: dict) -> dict:
                     arrays[key] = np.lib.format.read_array(member, allow_pickle=False)
                 except (ValueError, EOFError) as err:
                     raise ValueError(f"load: {path}: the entry {key!r}: {err}") from None
+    if wrong_dtypes:
+        raise LoadStateDictError(
+            f"load: {path}: wrong dtypes: " + "; ".join(wrong_dtypes) + "; nothing was loaded"
+        )
     return arrays
+
+
+# What an entry that is never read stands for (an unexpected key): no data, no cost.
+_UNREAD = np.empty(0)
+
+
+def _header_loads_into(source: np.dtype, target: np.dtype) -> bool:
+    """`_loads_into`, for a dtype read from a header (which may be forged): a float of at most
+    16 bytes (float128), or the parameter's own dtype."""
+    return (source.kind == "f" and source.itemsize <= 16) or source == target
 
 
 def _npy_member_header(member, path: str, key: str) -> tuple[np.dtype, tuple]:
@@ -508,7 +552,10 @@ def _to_numpy(value) -> np.ndarray:
     if isinstance(value, Tensor):
         return value.data
     if hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch tensor
-        return value.detach().cpu().numpy()
+        value = value.detach().cpu()
+        if str(value.dtype) == "torch.bfloat16":  # numpy has no bfloat16; torch's copy_ casts
+            value = value.float()
+        return value.numpy()
     return np.asarray(value)
 
 

@@ -42,7 +42,11 @@ def _shape_error(fn: O.Op, arrays, ctx, err: Exception) -> ShapeError:
     if fn is MATMUL:
         return _matmul_error(*arrays)
     shapes = " and ".join(str(tuple(a.shape)) for a in arrays)
-    fix = _FIXES.get(fn.name, _BROADCAST_FIX)
+    fix = _FIXES.get(fn.name)
+    if fix is None:
+        if "broadcast" not in str(err):  # not a shape mismatch: numpy's own words say what
+            return ShapeError(f"{fn.name}: cannot apply to shapes {shapes}: {err}")
+        fix = _BROADCAST_FIX
     extra = f" with {ctx[0]!r}" if fn.name in ("reshape", "expand") and ctx else ""
     return ShapeError(f"{fn.name}: cannot apply to shapes {shapes}{extra}: {fix} ({err})")
 
