@@ -117,8 +117,8 @@ PAGE_JS = r"""
     });
   }
   // Keep the current item in view: the start shows the drawing from its top-left corner (the
-  // title, the legend, the row labels); later frames scroll only as far as the item needs,
-  // never further right than that, so the left edge stays whenever the item allows.
+  // title, the legend, the row labels); later frames scroll only when the item is out of view,
+  // and only as far as it needs, so the left part stays in view whenever the item allows.
   function reveal(k) {
     if (k === 0) { graph.scrollLeft = 0; graph.scrollTop = 0; return; }
     var focus = els[data.current[k][0]];
@@ -126,7 +126,10 @@ PAGE_JS = r"""
     var g = graph.getBoundingClientRect(), r = focus.getBoundingClientRect(), m = 40;
     var w = graph.clientWidth, h = graph.clientHeight;
     if (r.right > g.left + w - m) { graph.scrollLeft += r.right - (g.left + w - m); }
-    else if (r.left < g.left + m) { graph.scrollLeft -= (g.left + m) - r.left; }
+    else if (r.left < g.left + m) {
+      // the pass runs right to left: bring the item in near the right, the next steps beside it
+      graph.scrollLeft -= Math.max((g.left + m) - r.left, (g.left + 0.75 * w) - r.right);
+    }
     if (r.bottom > g.top + h - m) { graph.scrollTop += r.bottom - (g.top + h - m); }
     else if (r.top < g.top + m) { graph.scrollTop -= (g.top + m) - r.top; }
   }

@@ -145,8 +145,11 @@ class UnrolledLayout:
                 f'pos="{item.x:.1f},{item.y:.1f}!", label={item.label}{extra}]'
             )
         for edge in self.edges.values():
-            attrs = dict(edge.attrs)
-            if edge.label:
+            attrs = {k: v for k, v in edge.attrs.items() if not k.startswith("_")}
+            at = edge.attrs.get("_label_at")
+            if edge.label and at == "head":
+                attrs["headlabel"] = edge.label
+            elif edge.label and at != "hidden":
                 attrs["label"] = edge.label
             attrs.update(styles.get(edge.id, {}))
             extra = "".join(f", {k}={_quote(v)}" for k, v in attrs.items())
@@ -1426,6 +1429,7 @@ class _Builder:
             if self.items[di].kind == "gate" and self.items[si].kind == "gates":
                 continue
             groups[(si, di)].append(e)
+        labelled: set[str] = set()
         for (si, di), engine in groups.items():
             eid = f"e_{si}__{di}"
             norm = None
@@ -1441,6 +1445,17 @@ class _Builder:
                 t = self.items[di].step
                 label = f"t={t}" if t is not None else None
             edge = DrawnEdge(eid, si, di, kind, list(engine), label, norm)
+            if label is not None:
+                # The fan-out edges of several weights meet midway, where their labels would
+                # pile up: the step's label sits once at the step's end (all edges leaving a
+                # step's box belong to that step).
+                first = di not in labelled
+                labelled.add(di)
+                edge.attrs.update(
+                    {"_label_at": "head" if first else "hidden", "labeldistance": "2.2"}
+                )
+                if first:
+                    edge.attrs.update({"labelangle": "-35", "labelfontcolor": "#1f4f9f"})
             if self.items[di].kind == "join" and self.items[si].step is not None:
                 lane = 0
                 if self.bidirectional and self.items[si].kind in ("h", "c", "cell", "gates"):
