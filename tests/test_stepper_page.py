@@ -271,3 +271,18 @@ def test_the_zoom_button_fits_the_whole_drawing_to_the_pane_and_back(browser, wi
     page.click("#zoom")
     assert page.evaluate(_PANE)["svgW"] == full
     assert not errors
+
+
+def test_the_row_labels_stay_in_view_when_the_drawing_scrolls_sideways(browser, wide_page):
+    page, errors = _open(browser, wide_page)
+    page.evaluate("() => { const g = document.getElementById('graph'); g.scrollLeft = 600; }")
+    page.wait_for_timeout(100)
+    s = page.evaluate(
+        """() => { const g = document.getElementById('graph');
+        const p = g.getBoundingClientRect(), r = document.getElementById('row_0')
+            .getBoundingClientRect();
+        return [g.scrollLeft, p.left, p.left + g.clientWidth, r.left, r.right]; }"""
+    )
+    scrolled, left, right, label_left, label_right = s
+    assert scrolled > 0 and left <= label_left and label_right <= right
+    assert not errors

@@ -38,6 +38,8 @@ h1 { font-size: 18px; margin: 0 0 6px 0; }
   max-height: 85vh; }
 #graph svg { display: block; }
 #graph.fit svg { width: 100%; height: auto; }
+#graph g.rowlabel text, #graph g.weight_row text { paint-order: stroke; stroke: #fff;
+  stroke-width: 4px; stroke-linejoin: round; }
 #side { flex: 0 0 420px; }
 #chart svg { max-width: 100%; height: auto; }
 #accum table { border-collapse: collapse; font-size: 13px; width: 100%; }
@@ -133,6 +135,20 @@ PAGE_JS = r"""
     if (r.bottom > g.top + h - m) { graph.scrollTop += r.bottom - (g.top + h - m); }
     else if (r.top < g.top + m) { graph.scrollTop -= (g.top + m) - r.top; }
   }
+  // The row labels (layer, inputs, each weight's panel row) stay at the pane's left edge while
+  // the drawing scrolls sideways, so a student always knows which row is which.
+  var svgEl = graph.querySelector("svg");
+  var rowLabels = Array.prototype.slice.call(graph.querySelectorAll("g.rowlabel, g.weight_row"));
+  function stick() {
+    var vb = svgEl && svgEl.viewBox ? svgEl.viewBox.baseVal : null;
+    if (!vb || !vb.width) { return; }
+    var dx = graph.scrollLeft * vb.width / svgEl.getBoundingClientRect().width;
+    rowLabels.forEach(function (el) {
+      if (dx > 0) { el.setAttribute("transform", "translate(" + dx.toFixed(1) + ",0)"); }
+      else { el.removeAttribute("transform"); }
+    });
+  }
+  graph.addEventListener("scroll", stick);
   var zoom = document.getElementById("zoom");
   zoom.addEventListener("click", function () {
     var fit = graph.classList.toggle("fit");
