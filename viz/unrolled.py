@@ -1614,6 +1614,14 @@ class _Builder:
                 w.x, w.y = x + (w.width + 30) / 2, y
                 x += w.width + 30
 
+    def _turn_step_labels(self) -> None:
+        """A step's "t=..." label goes below its edge, on the side away from the h_t row: the
+        edge leaves the step's box downwards, to the left or to the right."""
+        for e in self.edges.values():
+            if e.attrs.get("_label_at") == "head":
+                w, step = self.items[e.src], self.items[e.dst]
+                e.attrs["labelangle"] = "35" if w.x < step.x else "-35"
+
     def _place_head_weights(self, head: list[str], consumers: dict) -> None:
         """Weights read once, after the steps: right above their consumer when it sits in the
         top row (the loss), else just right of it; short edges, and no row in the panel."""
@@ -1908,6 +1916,7 @@ class _Builder:
         self.build_row_labels()
         self.build_edges()
         self.place_once_weights()
+        self._turn_step_labels()
         self.contributions()
         self.make_scale()
         self.build_panel()
