@@ -196,3 +196,93 @@ def test_two_steppers_on_one_page_work_apart(browser, lstm_page, tmp_path):
     assert second.text_content("#frame-index") == f"1 / {len(frames)}"
     assert errors == []
     page.close()
+
+
+@pytest.fixture(scope="module")
+def wide_page(tmp_path_factory):
+    """A drawing several times wider than the graph pane (6 LSTM steps at level "gate")."""
+    tl.manual_seed(0)
+    model = nn.LSTM(1, 4)
+    out, _ = model(randn(6, 1, 1))
+    frames = viz.bptt_frames((out * out).sum(), model=model, level="gate")
+    path = tmp_path_factory.mktemp("wide") / "wide.html"
+    viz.save_stepper(frames, path)
+    return path
+
+
+_PANE = """() => {
+    const g = document.getElementById('graph').getBoundingClientRect();
+    const svg = document.querySelector('#graph svg').getBoundingClientRect();
+    const title = document.querySelector('#graph #title').getBoundingClientRect();
+    const cur = document.querySelector('#graph .tl-current').getBoundingClientRect();
+    return {g: [g.left, g.right, g.top, g.bottom], svgW: svg.width, title: [title.left, title.top],
+            cur: [cur.left, cur.right, cur.top, cur.bottom],
+            font: parseFloat(getComputedStyle(document.querySelector('#graph svg text')).fontSize)
+                * svg.width / document.querySelector('#graph svg').viewBox.baseVal.width};
+}"""
+
+
+def test_the_graph_pane_starts_at_the_drawings_left_edge_at_a_readable_size(browser, wide_page):
+    page, errors = _open(browser, wide_page)
+    s = page.evaluate(_PANE)
+    left, right, top, bottom = s["g"]
+    assert left <= s["title"][0] < right and top <= s["title"][1] < bottom  # the title shows
+    assert s["svgW"] > right - left  # wider than the pane: it scrolls, it is not shrunk
+    assert s["font"] >= 9  # 8-9 pt text at about full size, in px on screen
+    assert not errors
+
+
+_CURRENT = """() => {
+    const data = JSON.parse(document.getElementById('stepper-data').textContent);
+    const k = parseInt(document.getElementById('slider').value, 10);
+    const g = document.getElementById('graph');
+    const pane = g.getBoundingClientRect();
+    const ids = data.current[k];
+    if (!ids.length) { return null; }
+    const r = document.getElementById(ids[0]).getBoundingClientRect();
+    return {item: [r.left, r.right, r.top, r.bottom],
+            pane: [pane.left, pane.left + g.clientWidth, pane.top, pane.top + g.clientHeight]};
+}"""
+
+
+def test_every_frame_scrolls_its_current_item_into_the_pane(browser, wide_page):
+    page, errors = _open(browser, wide_page)
+    seen = 0
+    for _ in range(40):
+        page.keyboard.press("ArrowRight")
+        s = page.evaluate(_CURRENT)
+        if s is None:
+            continue
+        seen += 1
+        (il, ir, it, ib), (pl, pr, pt, pb) = s["item"], s["pane"]
+        if ir - il <= pr - pl:  # fits: wholly visible
+            assert pl <= il and ir <= pr and pt <= it and ib <= pb, s
+        else:  # a bar across all the steps: at least in view
+            assert il < pr and ir > pl
+    assert seen > 20 and not errors
+
+
+def test_the_zoom_button_fits_the_whole_drawing_to_the_pane_and_back(browser, wide_page):
+    page, errors = _open(browser, wide_page)
+    full = page.evaluate(_PANE)["svgW"]
+    page.click("#zoom")
+    s = page.evaluate(_PANE)
+    assert s["svgW"] <= s["g"][1] - s["g"][0]
+    page.click("#zoom")
+    assert page.evaluate(_PANE)["svgW"] == full
+    assert not errors
+
+
+def test_the_row_labels_stay_in_view_when_the_drawing_scrolls_sideways(browser, wide_page):
+    page, errors = _open(browser, wide_page)
+    page.evaluate("() => { const g = document.getElementById('graph'); g.scrollLeft = 600; }")
+    page.wait_for_timeout(100)
+    s = page.evaluate(
+        """() => { const g = document.getElementById('graph');
+        const p = g.getBoundingClientRect(), r = document.getElementById('row_0')
+            .getBoundingClientRect();
+        return [g.scrollLeft, p.left, p.left + g.clientWidth, r.left, r.right]; }"""
+    )
+    scrolled, left, right, label_left, label_right = s
+    assert scrolled > 0 and left <= label_left and label_right <= right
+    assert not errors

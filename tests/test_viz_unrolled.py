@@ -492,3 +492,41 @@ def test_dropout_between_layers_keeps_the_edge_from_one_layer_to_the_next():
     _, lay = run(gru, steps=3)
     for t in range(3):
         assert f"e_h_0_{t}__cell_1_{t}" in lay.edges
+
+
+# -- weights read once, after the steps (a head) ----------------------------------------------
+
+
+def _rnn_with_a_head_on_all_steps(steps=6, **draw):
+    rnn, head = nn.RNN(1, 4), nn.Linear(4, 1)
+    out, _ = rnn(randn(steps, 1, 1))
+    trace = trace_backward((head(out) ** 2).sum(), keep_arrays=True)
+    return head, layout_unrolled(trace.graph, trace=trace, **draw)
+
+
+def test_a_head_weight_gets_no_panel_row_and_says_it_is_used_once():
+    head, lay = _rnn_with_a_head_on_all_steps()
+    rows = {it.id for it in items_of(lay, "weight_row")}
+    assert len(rows) == 4  # W_ih, W_hh, b_ih, b_hh: the steps' parameters only
+    assert f"wrow_{head.weight._id}" not in rows and f"w_{head.bias._id}" not in rows
+    heads = [it for it in items_of(lay, "weight") if "used once, after the steps" in it.label]
+    assert len(heads) == 2
+
+
+def test_a_head_weight_sits_above_the_op_that_reads_it_not_among_the_panel_bars():
+    _, lay = _rnn_with_a_head_on_all_steps()
+    top_of_steps = max(it.y for it in items_of(lay, "h"))
+    lowest_bar = min(it.y for it in items_of(lay, "bar"))
+    for w in (it for it in items_of(lay, "weight") if "used once" in it.label):
+        (edge,) = [e for e in lay.edges.values() if e.src == w.id]
+        reader = lay.items[edge.dst]
+        assert w.y > reader.y > top_of_steps > lowest_bar  # above the loss, far from the panel
+        assert abs(w.x - reader.x) < 150 and w.y - reader.y < 80  # a short edge
+
+
+def test_weights_once_labels_each_step_once_at_the_step_end():
+    _, lay = run(nn.RNN(2, 3), steps=8, weights="once")
+    dot = lay.to_dot()
+    for t in range(8):
+        assert dot.count(f'headlabel="t={t}"') == 1
+    assert 'label="t=' not in dot.replace("headlabel", "")

@@ -34,7 +34,12 @@ h1 { font-size: 18px; margin: 0 0 6px 0; }
 #description { background: #f6f6f6; border-left: 4px solid #d62728; padding: 8px 10px;
   margin: 6px 0; min-height: 3em; font-size: 14px; line-height: 1.4; max-width: 1400px; }
 #main { display: flex; gap: 12px; align-items: flex-start; }
-#graph { flex: 1 1 auto; overflow: auto; border: 1px solid #ddd; max-height: 85vh; }
+#graph { flex: 1 1 auto; min-width: 0; overflow: auto; border: 1px solid #ddd;
+  max-height: 85vh; }
+#graph svg { display: block; }
+#graph.fit svg { width: 100%; height: auto; }
+#graph g.rowlabel text, #graph g.weight_row text { paint-order: stroke; stroke: #fff;
+  stroke-width: 4px; stroke-linejoin: round; }
 #side { flex: 0 0 420px; }
 #chart svg { max-width: 100%; height: auto; }
 #accum table { border-collapse: collapse; font-size: 13px; width: 100%; }
@@ -98,14 +103,7 @@ PAGE_JS = r"""
         el.classList.toggle("gf-current", !!cur[el.id]);
       });
     });
-    var focus = els[data.current[k][0]];
-    if (focus && focus.getBoundingClientRect) {
-      var g = graph.getBoundingClientRect(), r = focus.getBoundingClientRect();
-      if (r.left < g.left || r.right > g.right || r.top < g.top || r.bottom > g.bottom) {
-        graph.scrollLeft += (r.left + r.right) / 2 - (g.left + g.right) / 2;
-        graph.scrollTop += (r.top + r.bottom) / 2 - (g.top + g.bottom) / 2;
-      }
-    }
+    reveal(k);
     slider.value = String(k);
     index.textContent = (k + 1) + " / " + n;
     desc.textContent = data.desc[k];
@@ -120,6 +118,43 @@ PAGE_JS = r"""
       accumBody.appendChild(tr);
     });
   }
+  // Keep the current item in view: the start shows the drawing from its top-left corner (the
+  // title, the legend, the row labels); later frames scroll only when the item is out of view,
+  // and only as far as it needs, so the left part stays in view whenever the item allows.
+  function reveal(k) {
+    if (k === 0) { graph.scrollLeft = 0; graph.scrollTop = 0; return; }
+    var focus = els[data.current[k][0]];
+    if (!focus || !focus.getBoundingClientRect) { return; }
+    var g = graph.getBoundingClientRect(), r = focus.getBoundingClientRect(), m = 40;
+    var w = graph.clientWidth, h = graph.clientHeight;
+    if (r.right > g.left + w - m) { graph.scrollLeft += r.right - (g.left + w - m); }
+    else if (r.left < g.left + m) {
+      // the pass runs right to left: bring the item in near the right, the next steps beside it
+      graph.scrollLeft -= Math.max((g.left + m) - r.left, (g.left + 0.75 * w) - r.right);
+    }
+    if (r.bottom > g.top + h - m) { graph.scrollTop += r.bottom - (g.top + h - m); }
+    else if (r.top < g.top + m) { graph.scrollTop -= (g.top + m) - r.top; }
+  }
+  // The row labels (layer, inputs, each weight's panel row) stay at the pane's left edge while
+  // the drawing scrolls sideways, so a student always knows which row is which.
+  var svgEl = graph.querySelector("svg");
+  var rowLabels = Array.prototype.slice.call(graph.querySelectorAll("g.rowlabel, g.weight_row"));
+  function stick() {
+    var vb = svgEl && svgEl.viewBox ? svgEl.viewBox.baseVal : null;
+    if (!vb || !vb.width) { return; }
+    var dx = graph.scrollLeft * vb.width / svgEl.getBoundingClientRect().width;
+    rowLabels.forEach(function (el) {
+      if (dx > 0) { el.setAttribute("transform", "translate(" + dx.toFixed(1) + ",0)"); }
+      else { el.removeAttribute("transform"); }
+    });
+  }
+  graph.addEventListener("scroll", stick);
+  var zoom = document.getElementById("zoom");
+  zoom.addEventListener("click", function () {
+    var fit = graph.classList.toggle("fit");
+    zoom.textContent = fit ? "Zoom: 100%" : "Zoom: fit width";
+    reveal(current);
+  });
   function stop() {
     if (timer !== null) { clearInterval(timer); timer = null; }
     play.textContent = "\u25B6 Play";
@@ -218,9 +253,9 @@ def _accum_rows(frames: BPTTFrames) -> list[list[list]]:
     return rows
 
 
-def _sized(svg: str, scale: float = 0.8) -> str:
-    """The SVG drawn at `scale` px per pt (Graphviz writes sizes in pt; 1 pt = 1.33 px would make
-    a 16-step drawing several screens wide), scrollable inside #graph."""
+def _sized(svg: str, scale: float = 1.25) -> str:
+    """The SVG drawn at `scale` px per pt: about full size (1 pt = 1.33 px), so its 8-9 pt text
+    stays readable; #graph scrolls, and its "Zoom" button fits the whole drawing to the pane."""
     match = re.search(r'<svg width="([0-9.]+)pt" height="([0-9.]+)pt"', svg)
     if match is None:
         return svg
@@ -281,6 +316,8 @@ def stepper_html(
 <input id="slider" type="range" min="0" max="{n - 1}" value="0" step="1" aria-label="frame">
 <span id="frame-index">1 / {n}</span>
 <span>(keys: &#8592; &#8594;)</span>
+<button id="zoom" type="button" title="the whole drawing in the pane, or full size">
+Zoom: fit width</button>
 </div>
 <div id="legend">The pass runs backwards from the loss.
 <span class="key" style="border:3px solid #d62728"></span>being processed now

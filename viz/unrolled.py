@@ -145,8 +145,11 @@ class UnrolledLayout:
                 f'pos="{item.x:.1f},{item.y:.1f}!", label={item.label}{extra}]'
             )
         for edge in self.edges.values():
-            attrs = dict(edge.attrs)
-            if edge.label:
+            attrs = {k: v for k, v in edge.attrs.items() if not k.startswith("_")}
+            at = edge.attrs.get("_label_at")
+            if edge.label and at == "head":
+                attrs["headlabel"] = edge.label
+            elif edge.label and at != "hidden":
                 attrs["label"] = edge.label
             attrs.update(styles.get(edge.id, {}))
             extra = "".join(f", {k}={_quote(v)}" for k, v in attrs.items())
@@ -1389,6 +1392,10 @@ class _Builder:
                     sent[(s.edge.src, s.edge.dst, s.edge.index)] = s
         groups: dict[tuple[str, str], list] = defaultdict(list)
         self.once_items: dict[int, str] = {}
+        self.once_parts: dict[str, tuple] = {}
+        # parameters some step reads (they get a row in the weights panel); one read only
+        # outside the steps (a head after the loop) is drawn beside its consumer instead
+        self.step_params: set[int] = set()
         for e in g.edges:
             di = self.item_of_node.get(e.dst)
             if di is None:
@@ -1402,9 +1409,12 @@ class _Builder:
                         si = self._once_item(e.src)
                     else:
                         si = self._ref_item(dst_item, [e.src])
+                        self.step_params.update(self._params_of(e.src))
                 else:
                     if e.dst in self.weightish:
                         continue  # the join of the weights: drawn inside the weight's box
+                    if self.items[di].step is not None:
+                        self.step_params.update(self._params_of(e.src))
                     if e.src in self.places:  # a step's own join: an edge from each parameter
                         for p in self._params_of(e.src):
                             groups[(self._once_item(p), di)].append(e)
@@ -1419,6 +1429,7 @@ class _Builder:
             if self.items[di].kind == "gate" and self.items[si].kind == "gates":
                 continue
             groups[(si, di)].append(e)
+        labelled: set[str] = set()
         for (si, di), engine in groups.items():
             eid = f"e_{si}__{di}"
             norm = None
@@ -1434,6 +1445,17 @@ class _Builder:
                 t = self.items[di].step
                 label = f"t={t}" if t is not None else None
             edge = DrawnEdge(eid, si, di, kind, list(engine), label, norm)
+            if label is not None:
+                # The fan-out edges of several weights meet midway, where their labels would
+                # pile up: the step's label sits once at the step's end (all edges leaving a
+                # step's box belong to that step).
+                first = di not in labelled
+                labelled.add(di)
+                edge.attrs.update(
+                    {"_label_at": "head" if first else "hidden", "labeldistance": "2.2"}
+                )
+                if first:
+                    edge.attrs.update({"labelangle": "-35", "labelfontcolor": "#1f4f9f"})
             if self.items[di].kind == "join" and self.items[si].step is not None:
                 lane = 0
                 if self.bidirectional and self.items[si].kind in ("h", "c", "cell", "gates"):
@@ -1557,12 +1579,22 @@ class _Builder:
         )
         self.add_item(it, [w] + [p for p in params])
         self.once_items[w] = iid
+        self.once_parts[iid] = (name, lines, params)
         return iid
 
     def place_once_weights(self) -> None:
         """The weights drawn once (weights="once"): a row between the inputs and the first
-        band, each weight midway between two columns, so no input edge runs through one."""
-        ws = [self.items[i] for i in self.once_items.values()]
+        band, each weight midway between two columns, so no input edge runs through one.
+        A weight read only outside the steps (a head after the loop) sits by its consumer."""
+        consumers: dict[str, list[Item]] = defaultdict(list)
+        for e in self.edges.values():
+            if e.src in self.items and self.items[e.src].kind == "weight":
+                consumers[e.src].append(self.items[e.dst])
+        once = list(self.once_items.values())
+        head = [i for i in once if consumers[i] and all(c.step is None for c in consumers[i])]
+        self.head_weights = set(head)
+        self._place_head_weights(head, consumers)
+        ws = [self.items[i] for i in once if i not in self.head_weights]
         if not ws:
             return
         gaps = [
@@ -1581,6 +1613,55 @@ class _Builder:
             for w in ws:
                 w.x, w.y = x + (w.width + 30) / 2, y
                 x += w.width + 30
+
+    def _turn_step_labels(self) -> None:
+        """A step's "t=..." label goes below its edge, on the side away from the h_t row: the
+        edge leaves the step's box downwards, to the left or to the right."""
+        for e in self.edges.values():
+            if e.attrs.get("_label_at") == "head":
+                w, step = self.items[e.src], self.items[e.dst]
+                e.attrs["labelangle"] = "35" if w.x < step.x else "-35"
+
+    def _place_head_weights(self, head: list[str], consumers: dict) -> None:
+        """Weights read once, after the steps: right above their consumer when it sits in the
+        top row (the loss), else just right of it; short edges, and no row in the panel."""
+        above: list[tuple[float, Item]] = []
+        beside: dict[str, float] = {}
+        for iid in head:
+            w = self.items[iid]
+            name, lines, params = self.once_parts[iid]
+            if not any(p in self.step_params for p in params):
+                lines = lines + [("used once, after the steps", "#555555")]
+                kind = style.KIND_STYLES["parameter"]
+                w.label = _label(
+                    f"<B>{html_text(name)}</B>", lines, border=kind.border, fill=kind.fill, bw=2
+                )
+                w.width = max(w.width, _text_width(["used once, after the steps"], 8))
+                w.height = 14 + 11 * len(lines)
+            c = max(consumers[iid], key=lambda i: (i.kind == "tail", i.y))
+            if c.kind == "tail":
+                w.y = c.y + c.height / 2 + 22 + w.height / 2
+                above.append((c, w))
+            else:
+                x = beside.get(c.id, c.x + c.width / 2 + 24)
+                w.x, w.y = x + w.width / 2, c.y
+                beside[c.id] = x + w.width + 12
+        # the row above the loss: each consumer's weights centred over it, pushed apart where
+        # two groups meet
+        groups: dict[str, list[Item]] = defaultdict(list)
+        for c, w in above:
+            groups[c.id].append(w)
+        right = -math.inf
+        for cid in sorted(groups, key=lambda i: self.items[i].x):
+            ws = groups[cid]
+            total = sum(w.width for w in ws) + 12 * (len(ws) - 1)
+            x = max(self.items[cid].x - total / 2, right + 12)
+            for w in ws:
+                w.x = x + w.width / 2
+                x += w.width + 12
+            right = x - 12
+        for _, w in above:
+            self.top = max(self.top, w.y + w.height / 2 + 10)
 
     # -- the weights panel ---------------------------------------------------------------------
 
@@ -1641,7 +1722,9 @@ class _Builder:
             )
         )
         self.panel_norms: dict[str, dict] = {}
-        ordered = sorted(self.params)
+        # Only parameters read inside the steps get a row: a head's weights, read once after the
+        # steps, are drawn beside the op that reads them (see _place_head_weights).
+        ordered = sorted(p for p in self.params if p in self.step_params)
         scale = self.scale
         y -= 30
         for p in ordered:
@@ -1833,6 +1916,7 @@ class _Builder:
         self.build_row_labels()
         self.build_edges()
         self.place_once_weights()
+        self._turn_step_labels()
         self.contributions()
         self.make_scale()
         self.build_panel()
