@@ -268,4 +268,4 @@ def test_forward_hook_sees_output_and_can_be_removed():
 def test_repr_lists_children_with_their_settings():
     text = repr(_mlp())
     assert "(0): Linear(in_features=3, out_features=4, bias=True)" in text
-    assert "(2): Dropout(p=0.5)" in text
+    assert "(2): Dropout(p=0.5, inplace=False)" in text

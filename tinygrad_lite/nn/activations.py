@@ -1,8 +1,8 @@
 """Module forms of the activations in `nn.functional` (PyTorch's `nn.GELU`, `nn.LeakyReLU`,
 ...), with PyTorch's constructor arguments, defaults and printed form, so they drop into an
-`nn.Sequential` as in PyTorch. `inplace=True` is accepted (and shown in the repr, as PyTorch
-does) and computes out of place; the result is the same. `nn.CosineSimilarity` lives here too:
-a stateless module over `functional.cosine_similarity`.
+`nn.Sequential` as in PyTorch. `inplace=True` writes the result into the input, as
+PyTorch's (see `functional._activate`), and is shown in the repr. `nn.CosineSimilarity` lives
+here too: a stateless module over `functional.cosine_similarity`.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ class LeakyReLU(Module):
         self.inplace = inplace
 
     def forward(self, input) -> Tensor:
-        return F.leaky_relu(input, self.negative_slope)
+        return F.leaky_relu(input, self.negative_slope, self.inplace)
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}{_inplace(self.inplace)}"
@@ -85,7 +85,7 @@ class ELU(Module):
         self.inplace = inplace
 
     def forward(self, input) -> Tensor:
-        return F.elu(input, self.alpha)
+        return F.elu(input, self.alpha, self.inplace)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}{_inplace(self.inplace)}"
@@ -104,7 +104,7 @@ class SiLU(Module):
         self.inplace = inplace
 
     def forward(self, input) -> Tensor:
-        return F.silu(input)
+        return F.silu(input, self.inplace)
 
     def extra_repr(self) -> str:
         return "inplace=True" if self.inplace else ""
@@ -162,7 +162,7 @@ class Hardtanh(Module):
         self.inplace = inplace
 
     def forward(self, input) -> Tensor:
-        return F.hardtanh(input, self.min_val, self.max_val)
+        return F.hardtanh(input, self.min_val, self.max_val, self.inplace)
 
     def extra_repr(self) -> str:
         return f"min_val={self.min_val}, max_val={self.max_val}{_inplace(self.inplace)}"

@@ -1,9 +1,10 @@
 """Stateless forms of the layers (`torch.nn.functional`'s names): activations, linear, dropout,
 convolutions, pools, normalisation, embedding, similarity and the losses.
 
-Names, argument order and defaults are PyTorch's. `inplace=True` is accepted where PyTorch has
-it and computes the same result out of place (the input keeps its values): this engine's
-in-place ops are the Tensor methods (`add_`, `clamp_`, ...).
+Names, argument order and defaults are PyTorch's. `inplace=True` works as PyTorch's: the result
+is written into the input, which is returned, under the rules of the Tensor in-place ops
+(`tensor_ops/inplace.py`: refused on a leaf that requires grad while recording, recorded on a
+result of ops, counted by the version counter).
 
 Everything is composed from engine ops, so every function is differentiable to any order
 (create_graph=True works) and keeps the input's dtype. Convolutions and pools are im2col-style:
@@ -23,6 +24,7 @@ from ..autograd import no_grad
 from ..errors import DTypeError, ShapeError
 from ..tensor import Tensor, _apply, as_tensor, generator, one_hot, where
 from ..tensor import pad as _pad
+from ..tensor_ops.inplace import _inplace
 from .losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -111,6 +113,14 @@ def _pair(v, name: str) -> tuple[int, int]:
 # -- activations ------------------------------------------------------------------------------
 
 
+def _activate(x: Tensor, fn: O.Op, ctx: tuple, inplace: bool, name: str) -> Tensor:
+    """`fn(x, *ctx)`, or with `inplace=True` the same op written into x (and x returned), as
+    PyTorch's `inplace=True`: a caller that ignores the result still sees x activated."""
+    if inplace:
+        return _inplace(x, f"{name}(inplace=True)", fn, (), ctx)
+    return _apply(fn, (x,), ctx)
+
+
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
     """max(0, x), with gradient 0 at exactly 0 (PyTorch's convention).
 
@@ -118,7 +128,8 @@ def relu(input: Tensor, inplace: bool = False) -> Tensor:
     >>> nn.functional.relu(Tensor([-1.0, 2.0])).tolist()
     [0.0, 2.0]
     """
-    return as_tensor(input).relu()
+    x = as_tensor(input)
+    return _activate(x, O.RELU, (), inplace, "relu") if inplace else x.relu()
 
 
 def sigmoid(input: Tensor) -> Tensor:
@@ -202,14 +213,14 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x for x > 0, negative_slope * x otherwise; the gradient at 0 is negative_slope
-    (PyTorch's). `inplace` is accepted and computes out of place.
+    (PyTorch's).
 
     >>> from tinygrad_lite import Tensor, nn
     >>> nn.functional.leaky_relu(Tensor([-2.0, 3.0]), 0.25).tolist()
     [-0.5, 3.0]
     """
     x = _activation_input(input, "leaky_relu")
-    return _apply(O.LEAKY_RELU, (x,), (float(negative_slope),))
+    return _activate(x, O.LEAKY_RELU, (float(negative_slope),), inplace, "leaky_relu")
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
@@ -219,7 +230,7 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     >>> [round(v, 4) for v in nn.functional.elu(Tensor([-1.0, 2.0])).tolist()]
     [-0.6321, 2.0]
     """
-    return _apply(O.ELU, (_activation_input(input, "elu"),), (float(alpha),))
+    return _activate(_activation_input(input, "elu"), O.ELU, (float(alpha),), inplace, "elu")
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
@@ -229,7 +240,7 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
     >>> [round(v, 4) for v in nn.functional.silu(Tensor([-1.0, 0.0, 1.0])).tolist()]
     [-0.2689, 0.0, 0.7311]
     """
-    return _apply(O.SILU, (_activation_input(input, "silu"),))
+    return _activate(_activation_input(input, "silu"), O.SILU, (), inplace, "silu")
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
@@ -272,7 +283,7 @@ def hardtanh(
             f"max_val={max_val}"
         )
     x = _activation_input(input, "hardtanh")
-    return _apply(O.HARDTANH, (x,), (float(min_val), float(max_val)))
+    return _activate(x, O.HARDTANH, (float(min_val), float(max_val)), inplace, "hardtanh")
 
 
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:
@@ -282,7 +293,7 @@ def relu6(input: Tensor, inplace: bool = False) -> Tensor:
     >>> nn.functional.relu6(Tensor([-1.0, 3.0, 9.0])).tolist()
     [0.0, 3.0, 6.0]
     """
-    return hardtanh(input, 0.0, 6.0)
+    return hardtanh(input, 0.0, 6.0, inplace)
 
 
 # -- linear, dropout, embedding ---------------------------------------------------------------
@@ -314,9 +325,12 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     if not training or p == 0.0:
         return x
     if p == 1.0:
-        return x * np.zeros(x.shape, dtype=x.dtype)
-    keep = generator().random(x.shape) >= p
-    return x * (keep / (1.0 - p)).astype(x.dtype)
+        scale = np.zeros(x.shape, dtype=x.dtype)
+    else:
+        scale = ((generator().random(x.shape) >= p) / (1.0 - p)).astype(x.dtype)
+    if inplace:
+        return x.mul_(scale)
+    return x * scale
 
 
 def embedding(

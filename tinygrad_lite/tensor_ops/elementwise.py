@@ -105,6 +105,9 @@ class ElementwiseMixin:
             raise ShapeError(
                 f"masked_fill: value must be a number or a 0-d tensor, got shape {value.shape}"
             )
+        if self.data.dtype.kind != "f" and not isinstance(value, Tensor):
+            # PyTorch keeps an integer or bool tensor's dtype: 0.5 into int64 fills 0.
+            value = np.asarray(value).astype(self.data.dtype)
         return where(m, _constant(value, self), self)
 
     # Comparisons give boolean tensors outside the graph (masks), as in PyTorch.

@@ -211,6 +211,9 @@ def _rebase(t, op: str, fn: Op, others: tuple, ctx: tuple):
     old._seen_grad = None
     old._walk = None
     old._retains = False
+    # `b.add_(b)`, `b *= b`: an operand that is t itself means t's value *before* the op. Left
+    # as t, that edge would point at t's new history (a loop) and lose its gradient.
+    others = tuple(old if o is t else o for o in others)
     new = _apply(fn, (old, *others), ctx)
     _check_result(t, op, new.data.shape, new.data.dtype)
     t._hooks = None  # hooks registered before stay with the old value, as in PyTorch
