@@ -129,3 +129,17 @@ def test_masked_fill_keeps_an_integer_tensors_dtype():
 def test_dropout_module_takes_inplace_and_prints_it_as_torch():
     assert repr(nn.Dropout(0.3)) == repr(torch.nn.Dropout(0.3))
     assert repr(nn.ReLU(inplace=True)) == repr(torch.nn.ReLU(inplace=True))
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: tl.ones(2, 3) @ tl.ones(2, 3),
+        lambda: tl.ones(2, 3, 4).t(),
+        lambda: nn.Linear(3, 2)(tl.ones(2, 3, dtype=tl.float64)),
+    ],
+    ids=["matmul shapes", "t() on 3-D", "Linear dtype"],
+)
+def test_shape_and_dtype_errors_are_runtime_errors_as_in_torch(call):
+    with pytest.raises(RuntimeError):
+        call()

@@ -6,12 +6,16 @@ from __future__ import annotations
 __all__ = ["AnomalyError", "DTypeError", "GraphFreedError", "ShapeError"]
 
 
-class ShapeError(ValueError):
-    """Operand shapes that the op cannot combine (broadcasting, matmul, reshape, layers)."""
+class ShapeError(ValueError, RuntimeError):
+    """Operand shapes that the op cannot combine (broadcasting, matmul, reshape, layers).
+
+    Also a RuntimeError, which is what PyTorch raises for these, so `except RuntimeError`
+    written for PyTorch catches it; `except ValueError` keeps working."""
 
 
-class DTypeError(TypeError):
-    """A dtype the op cannot take (e.g. requires_grad on an integer tensor)."""
+class DTypeError(TypeError, RuntimeError):
+    """A dtype the op cannot take (e.g. requires_grad on an integer tensor); also a
+    RuntimeError, as PyTorch raises for a dtype mismatch."""
 
 
 class GraphFreedError(RuntimeError):
