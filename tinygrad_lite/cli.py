@@ -164,14 +164,12 @@ def _parses_as_value(value: str, name: str) -> bool:
     return True
 
 
-def _check_output(path: str, overwrite: bool) -> str:
-    """Validate the output path before any work is done; returns the format."""
-    extension = os.path.splitext(path)[1].lower()
-    if extension not in FORMATS:
-        known = ", ".join(sorted(set(FORMATS) - {".gv"}))
-        raise UsageError(f"cannot tell the format of {path!r}: use one of {known}")
+def check_writable(path: str, overwrite: bool, example: str = "graph.svg") -> None:
+    """Refuse, before any work is done, an output path that is a folder, exists (without
+    --overwrite) or lies in a folder that is missing or not writable. Shared by every
+    subcommand that writes a file."""
     if os.path.isdir(path):
-        raise UsageError(f"{path!r} is a directory; give a file name such as {path}/graph.svg")
+        raise UsageError(f"{path!r} is a directory; give a file name such as {path}/{example}")
     if os.path.lexists(path) and not overwrite:
         raise UsageError(f"{path!r} already exists; pass --overwrite to replace it")
     folder = os.path.dirname(os.path.abspath(path))
@@ -179,6 +177,15 @@ def _check_output(path: str, overwrite: bool) -> str:
         raise UsageError(f"the folder {folder!r} does not exist; create it first")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise UsageError(f"cannot write {path!r}: the folder {folder!r} is not writable")
+
+
+def _check_output(path: str, overwrite: bool) -> str:
+    """Validate the output path before any work is done; returns the format."""
+    extension = os.path.splitext(path)[1].lower()
+    if extension not in FORMATS:
+        known = ", ".join(sorted(set(FORMATS) - {".gv"}))
+        raise UsageError(f"cannot tell the format of {path!r}: use one of {known}")
+    check_writable(path, overwrite)
     fmt = FORMATS[extension]
     if fmt != "dot" and shutil.which("dot") is None:
         raise UsageError(INSTALL_DOT.format(fmt=fmt.upper()))

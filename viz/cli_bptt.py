@@ -137,19 +137,6 @@ def build_bptt_model(
     return layer, head, loss
 
 
-def _check_html(path: str, overwrite: bool, usage_error) -> None:
-    """The checks `tinygrad_lite.cli._check_output` makes for drawings, for an .html file."""
-    if os.path.isdir(path):
-        raise usage_error(f"{path!r} is a directory; give a file name such as {path}/bptt.html")
-    if os.path.lexists(path) and not overwrite:
-        raise usage_error(f"{path!r} already exists; pass --overwrite to replace it")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise usage_error(f"the folder {folder!r} does not exist; create it first")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise usage_error(f"cannot write {path!r}: the folder {folder!r} is not writable")
-
-
 def _stdin_is_terminal() -> bool:
     import sys
 
@@ -163,7 +150,15 @@ def run_bptt(args: argparse.Namespace) -> int:
     the gradient-flow table; `--interactive` then steps through the frames here."""
     import numpy as np
 
-    from tinygrad_lite.cli import FORMATS, UsageError, _check_output, _render, _shown, _write
+    from tinygrad_lite.cli import (
+        FORMATS,
+        UsageError,
+        _check_output,
+        _render,
+        _shown,
+        _write,
+        check_writable,
+    )
     from tinygrad_lite.optim import clip_grad_norm_
 
     if not args.output and not args.interactive:
@@ -178,7 +173,7 @@ def run_bptt(args: argparse.Namespace) -> int:
     if args.output:
         extension = os.path.splitext(args.output)[1].lower()
         if extension == ".html":
-            _check_html(args.output, args.overwrite, UsageError)
+            check_writable(args.output, args.overwrite, example="bptt.html")
             fmt = "html"
         elif extension in FORMATS:
             fmt = _check_output(args.output, args.overwrite)
