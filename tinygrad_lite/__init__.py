@@ -47,6 +47,7 @@ from .functions import (
     sum,
     tanh,
 )
+from .release import set_interior_value_limit
 from .serialization import load, save
 from .tensor import (
     Tensor,

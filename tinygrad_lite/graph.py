@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .autograd import NOT_KEPT, iter_backward, set_interior_grad_limit
+from .release import is_released
 
 __all__ = [
     "BackwardTrace",
@@ -35,7 +36,9 @@ SMALL = 16  # tensors with at most this many elements carry all their numbers
 class Summary:
     """What a drawing shows of an array (or a scalar): its numbers when small, else statistics.
 
-    `norm` is the L2 norm; `nonfinite` is True when any element is NaN or Inf."""
+    `norm` is the L2 norm; `nonfinite` is True when any element is NaN or Inf. `kept` is False
+    for a value the engine released once no backward rule needed it (see
+    `tinygrad_lite.set_interior_value_limit`): then only the shape is known."""
 
     shape: tuple
     numbers: tuple | None
@@ -44,6 +47,7 @@ class Summary:
     max: float
     mean: float
     nonfinite: bool
+    kept: bool = True
 
 
 @dataclass(frozen=True)
@@ -104,7 +108,11 @@ class Graph:
 
 def summarize(data) -> Summary:
     """Summarise a float, a numpy array or anything with `.data` holding one."""
-    arr = np.asarray(getattr(data, "data", data), dtype=np.float64)
+    arr = data if isinstance(data, np.ndarray) else getattr(data, "data", data)
+    if is_released(arr):
+        nan = math.nan
+        return Summary(tuple(int(n) for n in arr.shape), None, nan, nan, nan, nan, False, False)
+    arr = np.asarray(arr, dtype=np.float64)
     finite = arr[np.isfinite(arr)]
     numbers = tuple(float(v) for v in arr.ravel()) if arr.size <= SMALL else None
     with np.errstate(over="ignore", invalid="ignore"):

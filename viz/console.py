@@ -72,6 +72,8 @@ def _number(x: float) -> str:
 
 
 def _summary_text(s: Summary) -> str:
+    if not s.kept:
+        return "value not kept"
     if not s.shape:
         return _number(s.numbers[0]) if s.numbers else _number(s.mean)
     if s.numbers is not None and len(s.numbers) <= 4:

@@ -306,6 +306,8 @@ def _numbers_html(s: Summary) -> str:
 
 
 def _value_html(s: Summary) -> str:
+    if not s.kept:  # released after the forward pass (tinygrad_lite.set_interior_value_limit)
+        return "value not kept"
     if s.numbers is not None:
         return _numbers_html(s)
     return f"mean {format_number(s.mean)}<BR/>[{format_number(s.min)}, {format_number(s.max)}]"

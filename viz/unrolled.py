@@ -215,6 +215,8 @@ def _norm(s: Summary | None) -> str:
 
 
 def _short_value(s: Summary) -> str:
+    if not s.kept:
+        return "not kept"
     if s.numbers is not None and len(s.numbers) <= 3:
         return "[" + ", ".join(format_number(v, 3) for v in s.numbers) + "]"
     return f"‖·‖ {_norm(s)}"

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops as O
+from .. import release as _release
 from ..autograd import _next_id, anomaly_error, creation_site, current_state
 from ..errors import DTypeError, ShapeError
 from ..ops import MATMUL
@@ -72,6 +73,8 @@ def _matmul_error(a, b) -> ShapeError:
 
 _new_object = object.__new__
 _ndarray = np.ndarray
+_VALUE_LIMIT = _release.LIMIT
+_note = _release.note
 
 
 def _apply(fn: O.Op, parents: tuple, ctx: tuple = ()) -> Any:
@@ -114,6 +117,8 @@ def _apply(fn: O.Op, parents: tuple, ctx: tuple = ()) -> Any:
         t._parents = parents
         t._fn = fn
         t._ctx = ctx
+        if not fn.reads_inputs and data.size > _VALUE_LIMIT[0]:
+            _note(parents, t)  # its parents' values may go (see release.py)
     else:
         t.requires_grad = False
         t._parents = ()
