@@ -121,8 +121,10 @@ def set_interior_value_limit(elements: int | None) -> int | None:
 
 def is_released(array) -> bool:
     """True when `array` is the placeholder of a released value (see this module)."""
-    return isinstance(array, np.ndarray) and array.base is not None and (
-        array.base is _NAN.get(array.dtype)
+    return (
+        isinstance(array, np.ndarray)
+        and array.base is not None
+        and (array.base is _NAN.get(array.dtype))
     )
 
 
