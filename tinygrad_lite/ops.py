@@ -353,30 +353,11 @@ def one_like(xp, out):
     return one
 
 
-def _one_buffer(out, g) -> bool:
-    """Whether a VJP may form its product in one new array with in-place steps: the numpy
-    backend, arrays (not 0-d) and one dtype (an in-place step never changes the result's
-    dtype, where `g * d` could promote)."""
-    return (
-        out.__class__ is np.ndarray
-        and g.__class__ is np.ndarray
-        and out.ndim > 0
-        and g.dtype == out.dtype
-    )
-
-
 # d tanh = 1 - tanh^2, read from the output. The local derivative is formed first and then
 # multiplied by g: an infinite upstream gradient stays infinite (g - g*t*t would be inf - inf).
-def tanh_vjp(xp, g, out, inputs, needs):
-    if _one_buffer(out, g):
-        d = out * out  # the same product, in one buffer (the numpy backend)
-        np.subtract(one_like(xp, out), d, out=d)
-        d *= g
-        return (d,)
-    return (g * (one_like(xp, out) - out * out),)
-
-
-TANH = defop("tanh", np.tanh, tanh_vjp)
+TANH = defop(
+    "tanh", np.tanh, lambda xp, g, out, inputs, needs: (g * (one_like(xp, out) - out * out),)
+)
 
 # sigmoid(x) = e / (1 + e) with e = exp(min(x, L)), L just below the largest finite exponent of
 # the dtype: exp never overflows (no warning at x = 1000), past L the true value rounds to 1
@@ -401,11 +382,6 @@ def sigmoid_forward(x):
 def sigmoid_vjp(xp, g, out, inputs, needs):
     # s (1 - s), not s - s^2: 1 - s is exact for s >= 1/2, so there is no cancellation as
     # s -> 1; and the derivative is formed before g multiplies it (an infinite g stays inf).
-    if _one_buffer(out, g):
-        d = one_like(xp, out) - out  # the same product, in one buffer (the numpy backend)
-        d *= out
-        d *= g
-        return (d,)
     return (g * (out * (one_like(xp, out) - out)),)
 
 

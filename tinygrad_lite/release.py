@@ -61,10 +61,12 @@ _MAX_WAIT = 64  # ops after which a candidate that is still held is forgotten
 # variable and getrefcount's own argument.
 _SWEEP_REFS = 2
 
-# id(node) -> [weakref(node), [weakref(consumer), ...], wait]. Held weakly, so that a pending
-# entry never keeps a graph alive (a finished step's graph goes when the user lets it go).
+# id(node) -> [weakref(node), [weakref(consumer), ...], wait, clock when noted]. Held weakly,
+# so that a pending entry never keeps a graph alive (a finished step's graph goes when the user
+# lets it go).
 _pending: dict[int, list] = {}
 _due: list = []  # heap of (due clock, id(node)): when each candidate is next looked at
+FRESH: list = []  # ids of the candidates noted since the last op ran
 _PLACEHOLDERS: dict[tuple, np.ndarray] = {}  # (shape, dtype) -> the shared NaN placeholder
 _NAN: dict[np.dtype, np.ndarray] = {}  # dtype -> the read-only 0-d NaN they all view
 
@@ -115,6 +117,7 @@ def set_interior_value_limit(elements: int | None) -> int | None:
     if LIMIT[0] == _KEEP_ALL:
         _pending.clear()
         _due.clear()
+        FRESH.clear()
         DUE[0] = _NEVER
     return previous
 
@@ -129,11 +132,12 @@ def is_released(array) -> bool:
 
 
 def note(parents: tuple, consumer) -> None:
-    """Release the candidates that are due, then make the parents of `consumer` (an op whose
-    VJP reads no input value, with a result over the limit) candidates.
+    """Make the parents of `consumer` (an op whose VJP reads no input value, with a result over
+    the limit) candidates, and look again at older candidates that are due.
 
-    Called by `_core._apply` only for such ops: the candidates of a step are released by its
-    next large op that reads no input, which keeps the check on every other op one comparison.
+    Called by `_core._apply` only for such ops. A new candidate is first looked at just before
+    the next op runs (`sweep_fresh`), so that the op's result can take the memory it gives
+    back while that memory is still in the cache, as it would in numpy code written by hand.
     """
     now = consumer._id
     if now >= DUE[0]:
@@ -147,52 +151,67 @@ def note(parents: tuple, consumer) -> None:
         if data.size <= limit or data.dtype.kind != "f":
             continue
         if i and any(q is p for q in parents[:i]):
-            continue  # x + x notes x once: the count in sweep finds both operands
+            continue  # x + x notes x once: the count in _look finds both operands
         key = id(p)
         entry = _pending.get(key)
         if entry is not None and entry[0]() is p:
             entry[1].append(_ref(consumer))
         elif len(_pending) < _MAX_PENDING:
-            _pending[key] = [_ref(p), [_ref(consumer)], 1]
-            heappush(_due, (now + 1, key))
-            if now + 1 < DUE[0]:
-                DUE[0] = now + 1
+            _pending[key] = [_ref(p), [_ref(consumer)], 1, now]
+            FRESH.append(key)
+
+
+def sweep_fresh() -> None:
+    """Look at the candidates noted since the last op (called by `_core._apply` before an op
+    runs, whenever there are some)."""
+    keys = FRESH[:]
+    FRESH.clear()
+    for key in keys:
+        entry = _pending.get(key)
+        if entry is not None:
+            _look(key, entry, entry[3])
 
 
 def sweep(now: int) -> None:
-    """Release every due candidate that only its consumers refer to (see this module).
-
-    A candidate whose node or any consumer has died is forgotten, not released: a consumer
-    that died would make a user's reference look like that consumer's."""
+    """Look again at every candidate that is due at clock `now`."""
     due = _due
     while due and due[0][0] <= now:
         key = heappop(due)[1]
         entry = _pending.get(key)
-        if entry is None:
-            continue
-        p = entry[0]()
-        held = 0
-        for ref in entry[1]:
-            consumer = ref()
-            if consumer is None:
-                held = -1
-                break
-            for q in consumer._parents:
-                if q is p:  # identity: == on Tensors is elementwise
-                    held += 1
-        consumer = q = None  # noqa: F841 (the loop variables must not count as references)
-        if p is None or held <= 0:
-            del _pending[key]
-        elif sys.getrefcount(p) - _SWEEP_REFS == held:
-            _release(p)
-            del _pending[key]
-        elif entry[2] >= _MAX_WAIT:
-            del _pending[key]  # still held by someone: leave it be
-        else:
-            entry[2] *= 4
-            heappush(due, (now + entry[2], key))
-        p = None
+        if entry is not None:
+            _look(key, entry, now)
     DUE[0] = due[0][0] if due else _NEVER
+
+
+def _look(key: int, entry: list, now: int) -> None:
+    """Release the candidate if only its consumers refer to it; else look again later.
+
+    A candidate whose node or any consumer has died is forgotten, not released: a consumer
+    that died would make a user's reference look like that consumer's."""
+    p = entry[0]()
+    held = 0
+    for ref in entry[1]:
+        consumer = ref()
+        if consumer is None:
+            held = -1
+            break
+        for q in consumer._parents:
+            if q is p:  # identity: == on Tensors is elementwise
+                held += 1
+    consumer = q = None  # noqa: F841 (the loop variables must not count as references)
+    if p is None or held <= 0:
+        del _pending[key]
+    elif sys.getrefcount(p) - _SWEEP_REFS == held:
+        _release(p)
+        del _pending[key]
+    elif entry[2] >= _MAX_WAIT:
+        del _pending[key]  # still held by someone: leave it be
+    else:
+        entry[2] *= 4
+        due = now + entry[2]
+        heappush(_due, (due, key))
+        if due < DUE[0]:
+            DUE[0] = due
 
 
 def _release(node) -> None:

@@ -75,6 +75,8 @@ _new_object = object.__new__
 _ndarray = np.ndarray
 _VALUE_LIMIT = _release.LIMIT
 _note = _release.note
+_FRESH = _release.FRESH
+_sweep_fresh = _release.sweep_fresh
 
 
 def _apply(fn: O.Op, parents: tuple, ctx: tuple = ()) -> Any:
@@ -84,6 +86,8 @@ def _apply(fn: O.Op, parents: tuple, ctx: tuple = ()) -> Any:
     as much as the arithmetic: unary and binary ops are spelled out (no generator, no argument
     unpacking when there is no context) and the node's slots are filled directly.
     """
+    if _FRESH:  # values the previous op may have let go: give their memory back first
+        _sweep_fresh()
     try:
         if len(parents) == 1:
             a = parents[0]
