@@ -324,17 +324,22 @@ def set_interior_grad_limit(elements: int | None) -> int | None:
     (False, [2.0, 2.0, 2.0])
     >>> _ = set_interior_grad_limit(previous)
     """
-    if elements is not None and (isinstance(elements, bool) or int(elements) != elements):
-        raise TypeError(
-            f"set_interior_grad_limit: expected an int or None, got {elements!r}; "
-            "pass a number of elements, or None to keep every gradient"
-        )
-    if elements is not None and elements < 0:
-        raise ValueError(f"set_interior_grad_limit: expected a limit >= 0 or None, got {elements}")
+    check_element_limit("set_interior_grad_limit", elements, "gradient")
     global _interior_grad_limit
     previous = _interior_grad_limit
     _interior_grad_limit = None if elements is None else int(elements)
     return previous
+
+
+def check_element_limit(setter: str, elements, kept: str) -> None:
+    """Refuse anything but None or an int >= 0 as a limit in elements, naming the setter."""
+    if elements is not None and (isinstance(elements, bool) or int(elements) != elements):
+        raise TypeError(
+            f"{setter}: expected an int or None, got {elements!r}; "
+            f"pass a number of elements, or None to keep every {kept}"
+        )
+    if elements is not None and elements < 0:
+        raise ValueError(f"{setter}: expected a limit >= 0 or None, got {elements}")
 
 
 def _forget_kept(order: list, upto) -> None:

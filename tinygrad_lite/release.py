@@ -36,6 +36,7 @@ from weakref import ref as _ref
 
 import numpy as np
 
+from .autograd import check_element_limit
 from .ops import OPS
 from .versioning import SAVED
 
@@ -102,16 +103,7 @@ def set_interior_value_limit(elements: int | None) -> int | None:
     True
     >>> _ = set_interior_value_limit(previous)
     """
-    if elements is not None and (isinstance(elements, bool) or int(elements) != elements):
-        raise TypeError(
-            f"set_interior_value_limit: expected an int or None, got {elements!r}; pass a "
-            "number of elements, or None to keep every value"
-        )
-    if elements is not None and elements < 0:
-        raise ValueError(
-            f"set_interior_value_limit: the limit must be >= 0 elements, got {elements}; "
-            "pass 0 to release every value it can, or None to keep them all"
-        )
+    check_element_limit("set_interior_value_limit", elements, "value")
     previous = None if LIMIT[0] == _KEEP_ALL else LIMIT[0]
     LIMIT[0] = _KEEP_ALL if elements is None or not _ENABLED else int(elements)
     if LIMIT[0] == _KEEP_ALL:
