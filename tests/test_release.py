@@ -212,3 +212,46 @@ def test_the_op_flags_follow_what_each_vjp_reads():
         rule, out = SAVED.get(name, ("all", True))
         assert op.reads_inputs == (rule != "none"), name
         assert op.reads_out == (out is not False), name
+
+
+def test_an_in_place_op_on_overlapping_views_still_raises_at_the_default_limit():
+    # A released parent would hide that a and b share memory: the write to a would then be
+    # recorded, and b's gradient would silently ignore it (reviewer's case; PyTorch: 72.0).
+    x = Tensor(np.ones((1, 4000)), requires_grad=True)
+    p = x * 2
+    a, _b = p[:, :3000], p[:, 1000:]  # _b: the overlapping view the user keeps
+    del p
+    for _ in range(6):
+        a + 0.0  # later ops look at the candidates again
+    with pytest.raises(tl.versioning.InplaceError):
+        a *= 3
+
+
+def test_threads_building_graphs_at_once_do_not_trip_the_bookkeeping(limit):
+    import sys
+    import threading
+
+    limit(0)
+    errors = []
+
+    def work():
+        x = Tensor(np.ones((8, 8)), requires_grad=True)
+        try:
+            for _ in range(3000):
+                p = x * 2
+                (p + 1).sum()
+                (p + 2).sum()
+        except Exception as err:  # noqa: BLE001 (any error is the failure)
+            errors.append(repr(err))
+
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(previous)
+    assert errors == []

@@ -31,6 +31,7 @@ the limit set to None, every value is kept (the behaviour before this module).
 from __future__ import annotations
 
 import sys
+import threading
 from heapq import heappop, heappush
 from weakref import ref as _ref
 
@@ -68,6 +69,8 @@ _SWEEP_REFS = 2
 _pending: dict[int, list] = {}
 _due: list = []  # heap of (due clock, id(node)): when each candidate is next looked at
 FRESH: list = []  # ids of the candidates noted since the last op ran
+# One lock for the bookkeeping above: threads building graphs at once share it.
+_LOCK = threading.RLock()
 _PLACEHOLDERS: dict[tuple, np.ndarray] = {}  # (shape, dtype) -> the shared NaN placeholder
 _NAN: dict[np.dtype, np.ndarray] = {}  # dtype -> the read-only 0-d NaN they all view
 
@@ -124,6 +127,12 @@ def is_released(array) -> bool:
 
 
 def note(parents: tuple, consumer) -> None:
+    """See `_note`; the bookkeeping is shared by every thread, so it runs under one lock."""
+    with _LOCK:
+        _note(parents, consumer)
+
+
+def _note(parents: tuple, consumer) -> None:
     """Make the parents of `consumer` (an op whose VJP reads no input value, with a result over
     the limit) candidates, and look again at older candidates that are due.
 
@@ -133,7 +142,7 @@ def note(parents: tuple, consumer) -> None:
     """
     now = consumer._id
     if now >= DUE[0]:
-        sweep(now)
+        _sweep(now)
     limit = LIMIT[0]
     for i, p in enumerate(parents):
         fn = p._fn
@@ -156,6 +165,11 @@ def note(parents: tuple, consumer) -> None:
 def sweep_fresh() -> None:
     """Look at the candidates noted since the last op (called by `_core._apply` before an op
     runs, whenever there are some)."""
+    with _LOCK:
+        _sweep_fresh()
+
+
+def _sweep_fresh() -> None:
     keys = FRESH[:]
     FRESH.clear()
     for key in keys:
@@ -166,6 +180,11 @@ def sweep_fresh() -> None:
 
 def sweep(now: int) -> None:
     """Look again at every candidate that is due at clock `now`."""
+    with _LOCK:
+        _sweep(now)
+
+
+def _sweep(now: int) -> None:
     due = _due
     while due and due[0][0] <= now:
         key = heappop(due)[1]

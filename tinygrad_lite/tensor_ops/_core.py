@@ -121,7 +121,9 @@ def _apply(fn: O.Op, parents: tuple, ctx: tuple = ()) -> Any:
         t._parents = parents
         t._fn = fn
         t._ctx = ctx
-        if not fn.reads_inputs and data.size > _VALUE_LIMIT[0]:
+        # Not when the result is a view: the view keeps the memory anyway, and a released
+        # parent would hide from in-place ops that its views overlap (see release.py).
+        if not fn.reads_inputs and data.size > _VALUE_LIMIT[0] and data.base is None:
             _note(parents, t)  # its parents' values may go (see release.py)
     else:
         t.requires_grad = False
