@@ -9,7 +9,9 @@ rules read no input value. Keeping them all trebles the memory a training step w
 1.3-1.6x the time of the same cell in torch eager, which frees them).
 
 The rule. When an op whose VJP reads no input value (`Op.reads_inputs` False: `+ - neg sum
-reshape getitem cat`, sigmoid's and tanh's inputs, ...) records itself, each parent that
+getitem cat`, sigmoid's and tanh's inputs, ...) records a result that is not a view of its
+parents (a view keeps their memory anyway, and a released parent would hide from the in-place
+check that its views overlap), each parent that
 
 - is itself an op result whose own VJP does not read its output (`Op.reads_out` False),
 - holds more than `set_interior_value_limit` elements (default 1,024) of floats, and
@@ -24,8 +26,8 @@ a read-only NaN array of the same shape and dtype (so shapes, dtypes and unbroad
 work, and a VJP that wrongly reads it gives a loud NaN, never a plausible number), and graph
 drawings say "value not kept".
 
-Only on CPython with its GIL, where reference counts mean exactly this. Elsewhere, and with
-the limit set to None, every value is kept (the behaviour before this module).
+Only on CPython 3.11-3.13 with its GIL, where reference counts mean exactly this. Elsewhere,
+and with the limit set to None, every value is kept (the behaviour before this module).
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ DUE = [_NEVER]
 
 _MAX_PENDING = 64  # candidates remembered at once (past that, new ones are not taken)
 _MAX_WAIT = 64  # ops after which a candidate that is still held is forgotten
-# References a candidate has in `sweep` beyond its consumers' parent tuples: the local
+# References a candidate has in `_look` beyond its consumers' parent tuples: the local
 # variable and getrefcount's own argument.
 _SWEEP_REFS = 2
 
@@ -178,13 +180,8 @@ def _sweep_fresh() -> None:
             _look(key, entry, entry[3])
 
 
-def sweep(now: int) -> None:
-    """Look again at every candidate that is due at clock `now`."""
-    with _LOCK:
-        _sweep(now)
-
-
 def _sweep(now: int) -> None:
+    """Look again at every candidate that is due at clock `now` (under `_LOCK`)."""
     due = _due
     while due and due[0][0] <= now:
         key = heappop(due)[1]
